@@ -1,0 +1,433 @@
+"""The agent's configuration: declared once, typed, validated with file and line.
+
+The whole schema is a tree of `Section`s and `Option`s. Collectors declare their
+own options (see `agent.collectors.base.Collector.options`); `schema()` joins
+them under `collectors.<name>`. Loading walks the YAML node tree (not the
+parsed dict) so that every error names the file, the line and the dotted key.
+
+Thresholds live here and only here: the `spec` section (the minimum PC for the
+virtualized client) and the `thresholds` section. Collectors read them from the
+loaded config; alert rules read the 0/1 series the agent exports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_PORT = 10713
+
+
+class ConfigError(Exception):
+    """One line naming the file, the line and the key at fault."""
+
+    def __init__(self, message: str, *, source: str = "", line: int | None = None, key: str = ""):
+        self.message = message
+        self.source = source
+        self.line = line
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.source or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.key:
+            where += f": {self.key}"
+        return f"{where}: {self.message}"
+
+
+# --- value types -------------------------------------------------------------
+# Each parser takes the YAML scalar/sequence value and returns the typed value or
+# raises ValueError with a short reason.
+
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_BYTES_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$")
+_BYTES_UNITS = {
+    None: 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise ValueError(f"expected true or false, got {v!r}")
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"expected a whole number, got {v!r}")
+    return v
+
+
+def _float(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _str(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise ValueError(f"expected text, got {type(v).__name__}")
+    return str(v)
+
+
+def _duration(v: Any) -> float:
+    """Seconds; accepts 15, 1.5, "15s", "500ms", "2m", "1h", "7d"."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    m = _DURATION_RE.match(str(v).strip()) if isinstance(v, str) else None
+    if not m:
+        raise ValueError(f"expected a duration like 30s, 500ms or 5m, got {v!r}")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def _bytes(v: Any) -> int:
+    """Bytes; accepts 4294967296, "4GiB", "500 MB"."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    m = _BYTES_RE.match(str(v).strip()) if isinstance(v, str) else None
+    if not m:
+        raise ValueError(f"expected a size like 4GiB or 500MB, got {v!r}")
+    return int(float(m.group(1)) * _BYTES_UNITS[m.group(2)])
+
+
+def _str_list(v: Any) -> list[str]:
+    if not isinstance(v, list):
+        raise ValueError(f"expected a list of text, got {type(v).__name__}")
+    return [_str(x) for x in v]
+
+
+def _str_map(v: Any) -> dict[str, str]:
+    if not isinstance(v, dict):
+        raise ValueError(f"expected a mapping of names to text, got {type(v).__name__}")
+    return {_str(k): _str(x) for k, x in v.items()}
+
+
+def _listen(v: Any) -> str:
+    s = _str(v)
+    host, sep, port = s.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT like :{DEFAULT_PORT} or 127.0.0.1:{DEFAULT_PORT}, got {s!r}")
+    if host.startswith("[") != host.endswith("]"):
+        raise ValueError(f"an IPv6 host goes in brackets, like [::1]:{DEFAULT_PORT}; got {s!r}")
+    return s
+
+
+def _regex(v: Any) -> str:
+    s = _str(v)
+    try:
+        re.compile(s)
+    except re.error as e:
+        raise ValueError(f"not a valid regular expression ({e})") from None
+    return s
+
+
+TYPES: dict[str, tuple[Callable[[Any], Any], str]] = {
+    # name: (parser, how it reads in the reference)
+    "bool": (_bool, "boolean"),
+    "int": (_int, "integer"),
+    "float": (_float, "number"),
+    "str": (_str, "string"),
+    "path": (_str, "path"),
+    "duration": (_duration, "duration"),
+    "bytes": (_bytes, "size"),
+    "list[str]": (_str_list, "list of strings"),
+    "map[str]": (_str_map, "mapping of strings"),
+    "listen": (_listen, "HOST:PORT"),
+    "regex": (_regex, "regex"),
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    type: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def parse(self, value: Any) -> Any:
+        parser, _ = TYPES[self.type]
+        out = parser(value)
+        if self.choices is not None and out not in self.choices:
+            raise ValueError(f"expected one of {', '.join(map(str, self.choices))}; got {out!r}")
+        if self.minimum is not None and out < self.minimum:
+            raise ValueError(f"must be at least {self.minimum:g}, got {value!r}")
+        if self.maximum is not None and out > self.maximum:
+            raise ValueError(f"must be at most {self.maximum:g}, got {value!r}")
+        return out
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    help: str
+    children: tuple[Option | Section | ListOf, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of mappings, each validated against `item` (e.g. printers, WAN targets)."""
+
+    key: str
+    help: str
+    item: Section
+    default: tuple[Mapping[str, Any], ...] = ()
+
+
+Node = Option | Section | ListOf
+
+
+class Settings(Mapping[str, Any]):
+    """A read-only mapping with attribute access: `cfg.spec.min_memory`."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"Settings({self._data!r})"
+
+    def to_plain(self) -> dict[str, Any]:
+        return {k: _plain(v) for k, v in self._data.items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Settings):
+        return v.to_plain()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+# --- the schema --------------------------------------------------------------
+
+SPEC = Section("spec", "Minimum PC configuration for the virtualized client (the one place these thresholds live).", (
+    Option("min_memory", "bytes", 4 * 2**30, "Installed RAM needed.", minimum=0),
+    Option("min_disk_free", "bytes", 10 * 2**30, "Free space needed on the system disk.", minimum=0),
+    Option("system_disk", "path", "", "Mount point or drive of the system disk; empty: / on Linux, C:\\ on Windows."),
+    Option("min_cpu_cores", "int", 2, "Physical CPU cores needed.", minimum=1),
+    Option("min_cpu_frequency_mhz", "float", 1600.0, "Maximum CPU frequency needed, in MHz.", minimum=0),
+    Option("allowed_os", "list[str]", [],
+           "OS names/versions allowed, matched as a prefix of \"<name> <version>\" "
+           "(e.g. \"Windows 10\", \"Windows 11\", \"Ubuntu 22.04\"); empty allows any."),
+))
+
+WEB = Section("web", "How /metrics is served.", (
+    Option("listen", "listen", f":{DEFAULT_PORT}",
+           "Address to serve /metrics and /healthz on; :PORT means every interface."),
+    Option("config_file", "path", "",
+           "Prometheus-style web config file (tls_server_config, basic_auth_users with bcrypt hashes); "
+           "empty: plain HTTP, no auth."),
+))
+
+PUSH = Section("push", "Pushgateway mode, for PCs Prometheus cannot reach.", (
+    Option("enabled", "bool", False, "Push the latest snapshot to a Pushgateway."),
+    Option("url", "str", "", "Pushgateway base URL, e.g. https://pushgw.district.example:9091."),
+    Option("job", "str", "wardwatch", "Job name in the grouping key."),
+    Option("instance", "str", "", "Instance in the grouping key; empty: this PC's hostname."),
+    Option("interval", "duration", 60.0, "How often to push.", minimum=1),
+    Option("timeout", "duration", 10.0, "Timeout of one push.", minimum=0.1),
+    Option("username", "str", "", "Basic auth user for the Pushgateway (optional)."),
+    Option("password_file", "path", "", "File holding the basic auth password (never put the password itself here)."),
+))
+
+TEXTFILE = Section("textfile", "Textfile mode, for node_exporter / windows_exporter's textfile collector.", (
+    Option("enabled", "bool", False, "Write the latest snapshot to a .prom file."),
+    Option("directory", "path", "", "The textfile collector's directory."),
+    Option("interval", "duration", 60.0, "How often to rewrite the file (atomically).", minimum=1),
+))
+
+COLLECTOR_COMMON = ("enabled", "interval", "timeout")
+
+
+def collector_section(collector: Any) -> Section:
+    """The config section of one collector: the common options, then its own."""
+    common = (
+        Option("enabled", "bool", collector.default_enabled, f"Run the {collector.name} collector."),
+        Option("interval", "duration", collector.default_interval, "Seconds between two runs.", minimum=1),
+        Option("timeout", "duration", collector.default_timeout,
+               "A run that takes longer is cut off and reported failed.", minimum=0.1),
+    )
+    return Section(collector.name, collector.help, common + tuple(collector.options))
+
+
+def schema() -> Section:
+    from agent.collectors import REGISTRY  # the explicit list of collectors
+
+    return Section("", "wardwatch agent configuration", (
+        Option("language", "str", "vi", "Language of operator-facing text (check output).", choices=("vi", "en")),
+        Option("state_dir", "path", "",
+               "Where the agent keeps state that must survive restarts; empty: /var/lib/wardwatch "
+               "(Linux) or %ProgramData%\\wardwatch (Windows)."),
+        WEB,
+        SPEC,
+        Section("collectors", "Per-collector switches, schedules and options.",
+                tuple(collector_section(c) for c in REGISTRY)),
+        PUSH,
+        TEXTFILE,
+    ))
+
+
+# --- loading -----------------------------------------------------------------
+
+def defaults(section: Section | None = None) -> Settings:
+    section = section or schema()
+    out: dict[str, Any] = {}
+    for child in section.children:
+        if isinstance(child, Section):
+            out[child.key] = defaults(child)
+        elif isinstance(child, ListOf):
+            out[child.key] = [_validate(child.item, yaml.compose(yaml.safe_dump(dict(d))), "<default>", "")
+                              for d in child.default]
+        else:
+            out[child.key] = _copy(child.default)
+    return Settings(out)
+
+
+def _copy(v: Any) -> Any:
+    return list(v) if isinstance(v, list) else v
+
+
+def load(path: str | Path | None) -> Settings:
+    """The config at `path`, or the built-in default when `path` is None."""
+    if path is None:
+        return defaults()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", source=source) from None
+    except PermissionError:
+        raise ConfigError("permission denied", source=source) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", source=source) from None
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<config>", section: Section | None = None) -> Settings:
+    section = section or schema()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        problem = (e.problem or e.context or "malformed YAML").strip()
+        raise ConfigError(f"malformed YAML: {problem}", source=source, line=line) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"malformed YAML: {e}", source=source) from None
+    if node is None:  # empty file: every default
+        return defaults(section)
+    return _validate(section, node, source, "")
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _validate(section: Section, node: yaml.Node, source: str, prefix: str) -> Settings:
+    where = prefix.rstrip(".") or "(top level)"
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError("expected a mapping of keys to values", source=source, line=_line(node), key=where)
+    children = {c.key: c for c in section.children}
+    seen: dict[str, int] = {}
+    out: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+        dotted = prefix + key
+        if key in seen:
+            raise ConfigError(f"duplicate key (first at line {seen[key]})", source=source,
+                              line=_line(key_node), key=dotted)
+        seen[key] = _line(key_node)
+        child = children.get(key)
+        if child is None:
+            hint = _closest(key, children)
+            raise ConfigError("unknown key" + (f" (did you mean {hint!r}?)" if hint else ""),
+                              source=source, line=_line(key_node), key=dotted)
+        out[key] = _validate_node(child, value_node, source, dotted)
+    for key, child in children.items():
+        if key not in out:
+            out[key] = (defaults(child) if isinstance(child, Section)
+                        else defaults(Section("", "", (child,)))[key] if isinstance(child, ListOf)
+                        else _copy(child.default))
+    return Settings(out)
+
+
+def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str) -> Any:
+    if isinstance(child, Section):
+        if isinstance(value_node, yaml.ScalarNode) and value_node.value in ("", "~", "null"):
+            return defaults(child)
+        return _validate(child, value_node, source, dotted + ".")
+    if isinstance(child, ListOf):
+        if not isinstance(value_node, yaml.SequenceNode):
+            raise ConfigError("expected a list", source=source, line=_line(value_node), key=dotted)
+        return [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+    try:
+        return child.parse(yaml.safe_load(yaml.serialize(value_node)))
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(str(e), source=source, line=_line(value_node), key=dotted) from None
+
+
+def _closest(key: str, options: Mapping[str, Any]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def walk(section: Section | None = None, prefix: str = "") -> Iterator[tuple[str, Node]]:
+    """Every option of the schema with its dotted key, in declaration order."""
+    section = section or schema()
+    for child in section.children:
+        dotted = prefix + child.key
+        yield dotted, child
+        if isinstance(child, Section):
+            yield from walk(child, dotted + ".")
+        elif isinstance(child, ListOf):
+            yield from walk(child.item, dotted + "[].")
+
+
+def reference_markdown() -> str:
+    """The config reference table in the README is this text, checked by a test."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for dotted, node in walk():
+        if isinstance(node, Section):
+            rows.append(f"| **`{dotted}`** | section | | {node.help} |")
+        elif isinstance(node, ListOf):
+            rows.append(f"| **`{dotted}`** | list | `[]` | {node.help} |")
+        else:
+            shown = yaml.safe_dump(node.default, default_flow_style=True, allow_unicode=True).strip()
+            shown = shown.removesuffix("...").strip()
+            extra = ""
+            if node.choices:
+                extra = " One of: " + ", ".join(f"`{c}`" for c in node.choices) + "."
+            rows.append(f"| `{dotted}` | {TYPES[node.type][1]} | `{shown}` | {node.help}{extra} |")
+    return "\n".join(rows) + "\n"

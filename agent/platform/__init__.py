@@ -1,0 +1,47 @@
+"""The one place that picks platform code. Collectors call `current()` (or get a
+Platform injected by tests) and never test `sys.platform` themselves."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    hostname: str
+    os_name: str
+    os_version: str
+    os_build: str
+    vendor: str
+    model: str
+    serial: str
+    cpu_model: str
+
+    @property
+    def os_string(self) -> str:
+        """What `spec.allowed_os` prefixes are matched against, e.g. "Windows 10 Pro 10.0.19045"."""
+        return f"{self.os_name} {self.os_version}".strip()
+
+
+class Platform(Protocol):
+    name: str
+
+    def system_info(self) -> SystemInfo: ...
+
+    def system_disk(self) -> str: ...
+
+    def fixed_disks(self) -> list[str]: ...
+
+    def default_state_dir(self) -> str: ...
+
+
+def current() -> Platform:
+    if sys.platform == "win32":
+        from agent.platform.windows import WindowsPlatform
+
+        return WindowsPlatform()
+    from agent.platform.linux import LinuxPlatform
+
+    return LinuxPlatform()

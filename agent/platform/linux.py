@@ -1,0 +1,81 @@
+"""Linux: os-release, DMI from sysfs, /proc/cpuinfo. Every path is under `root`
+so tests can point the platform at a tree of their own."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import psutil
+
+from agent.platform import SystemInfo
+
+# Filesystems that live on a fixed local disk; everything else (tmpfs, squashfs
+# of snaps, network mounts, overlay of containers) is not a "fixed disk".
+FIXED_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs",
+                           "vfat", "exfat", "ntfs", "ntfs3", "fuseblk", "zfs"})
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """os-release(5): KEY=value lines, values optionally quoted with shell escapes."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace('\\"', '"').replace("\\$", "$").replace("\\`", "`").replace("\\\\", "\\")
+        out[key.strip()] = value
+    return out
+
+
+def parse_cpu_model(cpuinfo: str) -> str:
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model", "Processor") and value.strip():
+            return value.strip()
+    return ""
+
+
+class LinuxPlatform:
+    name = "linux"
+
+    def __init__(self, root: str = "/"):
+        self.root = Path(root)
+
+    def _read(self, rel: str) -> str:
+        try:
+            return (self.root / rel).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:  # absent (no DMI in a VM) or root-only (product_serial): reported as ""
+            return ""
+
+    def system_info(self) -> SystemInfo:
+        osr = parse_os_release(self._read("etc/os-release") or self._read("usr/lib/os-release"))
+        return SystemInfo(
+            hostname=socket.gethostname(),
+            os_name=osr.get("NAME", "Linux"),
+            os_version=osr.get("VERSION_ID", ""),
+            os_build=os.uname().release,
+            vendor=self._read("sys/class/dmi/id/sys_vendor"),
+            model=self._read("sys/class/dmi/id/product_name"),
+            serial=self._read("sys/class/dmi/id/product_serial"),
+            cpu_model=parse_cpu_model(self._read("proc/cpuinfo")),
+        )
+
+    def system_disk(self) -> str:
+        return "/"
+
+    def fixed_disks(self) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        for p in psutil.disk_partitions(all=False):
+            if p.fstype in FIXED_FSTYPES and p.device not in seen:
+                seen.add(p.device)
+                out.append(p.mountpoint)
+        return sorted(out)
+
+    def default_state_dir(self) -> str:
+        return "/var/lib/wardwatch"

@@ -1,0 +1,100 @@
+"""Windows: CIM/WMI through one PowerShell call, parsed from its JSON.
+
+The parsing functions take the text PowerShell prints, so they are tested on
+Linux against documented output (Win32_ComputerSystem, Win32_OperatingSystem,
+Win32_BIOS, Win32_Processor as `ConvertTo-Json` renders them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from agent.platform import SystemInfo
+
+SYSTEM_INFO_PS = (
+    "$ErrorActionPreference='Stop';"
+    "[pscustomobject]@{"
+    "ComputerSystem=(Get-CimInstance Win32_ComputerSystem | Select-Object Name,Manufacturer,Model);"
+    "OperatingSystem=(Get-CimInstance Win32_OperatingSystem | Select-Object Caption,Version,BuildNumber);"
+    "BIOS=(Get-CimInstance Win32_BIOS | Select-Object SerialNumber);"
+    "Processor=@(Get-CimInstance Win32_Processor | Select-Object Name,NumberOfCores,MaxClockSpeed)"
+    "} | ConvertTo-Json -Depth 3 -Compress"
+)
+
+
+class WindowsParseError(ValueError):
+    pass
+
+
+def _first(value: Any) -> dict[str, Any]:
+    """ConvertTo-Json renders one object as an object and several as an array."""
+    if isinstance(value, list):
+        value = value[0] if value else {}
+    if not isinstance(value, dict):
+        raise WindowsParseError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    v = obj.get(key)
+    return "" if v is None else str(v).strip()
+
+
+def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise WindowsParseError("PowerShell output is not a JSON object")
+    cs = _first(doc.get("ComputerSystem") or {})
+    os_ = _first(doc.get("OperatingSystem") or {})
+    bios = _first(doc.get("BIOS") or {})
+    cpu = _first(doc.get("Processor") or {})
+    caption = _text(os_, "Caption").removeprefix("Microsoft").strip()  # "Windows 10 Pro"
+    serial = _text(bios, "SerialNumber")
+    if serial.lower() in ("to be filled by o.e.m.", "default string", "system serial number", "none"):
+        serial = ""  # placeholders some vendors leave in the BIOS
+    return SystemInfo(
+        hostname=_text(cs, "Name") or hostname,
+        os_name=caption or "Windows",
+        os_version=_text(os_, "Version"),
+        os_build=_text(os_, "BuildNumber"),
+        vendor=_text(cs, "Manufacturer"),
+        model=_text(cs, "Model"),
+        serial=serial,
+        cpu_model=_text(cpu, "Name"),
+    )
+
+
+def run_powershell(script: str, timeout: float = 30.0) -> str:
+    return subprocess.run(
+        ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
+        capture_output=True, text=True, timeout=timeout, check=True,
+    ).stdout
+
+
+class WindowsPlatform:
+    name = "windows"
+
+    def __init__(self, run: Callable[[str], str] = run_powershell):
+        self.run = run
+
+    def system_info(self) -> SystemInfo:
+        return parse_system_info(self.run(SYSTEM_INFO_PS), hostname=socket.gethostname())
+
+    def system_disk(self) -> str:
+        return os.environ.get("SystemDrive", "C:") + "\\"
+
+    def fixed_disks(self) -> list[str]:
+        return sorted(p.mountpoint for p in psutil.disk_partitions(all=False) if "fixed" in p.opts)
+
+    def default_state_dir(self) -> str:
+        return os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "wardwatch")

@@ -1,0 +1,33 @@
+"""A background loop that calls a function every `interval` seconds until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("wardwatch.exporters")
+
+
+class Periodic:
+    def __init__(self, name: str, interval: float, fn: Callable[[], None]):
+        self.name, self.interval, self.fn = name, interval, fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait: float = 2.0) -> None:
+        self._stop.set()
+        self._thread.join(wait)
+
+    def _loop(self) -> None:
+        next_run = time.monotonic()
+        while not self._stop.wait(max(0.0, next_run - time.monotonic())):
+            try:
+                self.fn()
+            except Exception as e:  # noqa: BLE001 - a failed push/write is logged; the loop goes on
+                log.warning("%s failed: %s", self.name, e)
+            next_run = max(next_run + self.interval, time.monotonic())

@@ -1,0 +1,48 @@
+"""Pushgateway mode: PUT the latest snapshot to /metrics/job/<job>/instance/<instance>."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+from agent.config import ConfigError, Settings
+from exporters.exposition import CONTENT_TYPE, Exposition
+
+
+def _segment(value: str) -> str:
+    # The Pushgateway's grouping key: a value with "/" (or empty) must be base64url-encoded.
+    if not value or "/" in value:
+        return "@base64/" + base64.urlsafe_b64encode(value.encode()).decode()
+    return quote(value, safe="")
+
+
+class Pusher:
+    def __init__(self, settings: Settings, exposition: Exposition, source: str = "<config>"):
+        if not settings.url:
+            raise ConfigError("push.enabled needs push.url", source=source, key="push.url")
+        instance = settings.instance or socket.gethostname()
+        self.url = (f"{settings.url.rstrip('/')}/metrics/job/{_segment(settings.job)}"
+                    f"/instance/{_segment(instance)}")
+        self.timeout = settings.timeout
+        self.exposition = exposition
+        self.auth = ""
+        if settings.username:
+            try:
+                password = Path(settings.password_file).read_text(encoding="utf-8").strip() \
+                    if settings.password_file else ""
+            except OSError as e:
+                raise ConfigError(f"cannot read password file: {e.strerror}", source=source,
+                                  key="push.password_file") from None
+            token = base64.b64encode(f"{settings.username}:{password}".encode()).decode()
+            self.auth = f"Basic {token}"
+
+    def push(self) -> None:
+        req = urllib.request.Request(self.url, data=self.exposition.body(), method="PUT",
+                                     headers={"Content-Type": CONTENT_TYPE})
+        if self.auth:
+            req.add_header("Authorization", self.auth)
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URL from config
+            resp.read()

@@ -1,0 +1,95 @@
+"""Prometheus-style web config (the exporter-toolkit format): TLS and basic auth
+for /metrics. Validated by the same machinery as the agent's config, so a bad
+file gets the same one-line error with file, line and key.
+
+    tls_server_config:
+      cert_file: server.crt          # relative paths are relative to this file
+      key_file: server.key
+      client_auth_type: RequireAndVerifyClientCert   # optional mTLS
+      client_ca_file: ca.crt
+      min_version: TLS12
+    basic_auth_users:
+      prometheus: $2y$10$...         # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\\n')
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import ConfigError, Option, Section, Settings, loads
+
+CLIENT_AUTH = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
+               "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
+                "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+
+SCHEMA = Section("", "web config", (
+    Section("tls_server_config", "TLS for the endpoint.", (
+        Option("cert_file", "path", "", "Server certificate (PEM)."),
+        Option("key_file", "path", "", "Server private key (PEM)."),
+        Option("client_auth_type", "str", "NoClientCert", "Client certificate policy.", choices=CLIENT_AUTH),
+        Option("client_ca_file", "path", "", "CA that signs client certificates."),
+        Option("min_version", "str", "TLS12", "Lowest TLS version accepted.", choices=tuple(TLS_VERSIONS)),
+        Option("max_version", "str", "TLS13", "Highest TLS version accepted.", choices=tuple(TLS_VERSIONS)),
+    )),
+    Section("http_server_config", "HTTP options.", (
+        Option("headers", "map[str]", {}, "Extra response headers."),
+    )),
+    Option("basic_auth_users", "map[str]", {}, "User name to bcrypt hash."),
+))
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    tls: ssl.SSLContext | None
+    users: dict[str, bytes]
+    headers: dict[str, str]
+
+
+def load_web_config(path: str) -> WebConfig:
+    if not path:
+        return WebConfig(None, {}, {})
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(e.strerror or str(e), source=path) from None
+    s = loads(text, path, SCHEMA)
+    base = Path(path).parent
+    users = {}
+    for user, h in s.basic_auth_users.items():
+        if not h.startswith(("$2a$", "$2b$", "$2y$")):
+            raise ConfigError("not a bcrypt hash (expected $2y$..., e.g. from htpasswd -nBC 10)",
+                              source=path, key=f"basic_auth_users.{user}")
+        users[user] = h.encode()
+    return WebConfig(_tls_context(s.tls_server_config, base, path), users, dict(s.http_server_config.headers))
+
+
+def _tls_context(t: Settings, base: Path, source: str) -> ssl.SSLContext | None:
+    if not t.cert_file and not t.key_file:
+        return None
+    if not (t.cert_file and t.key_file):
+        raise ConfigError("cert_file and key_file go together", source=source, key="tls_server_config")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = TLS_VERSIONS[t.min_version]
+    ctx.maximum_version = TLS_VERSIONS[t.max_version]
+    try:
+        ctx.load_cert_chain(base / t.cert_file, base / t.key_file)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot load certificate/key: {e}", source=source,
+                          key="tls_server_config.cert_file") from None
+    if t.client_auth_type != "NoClientCert":
+        if t.client_ca_file:
+            try:
+                ctx.load_verify_locations(base / t.client_ca_file)
+            except (OSError, ssl.SSLError) as e:
+                raise ConfigError(f"cannot load client CA: {e}", source=source,
+                                  key="tls_server_config.client_ca_file") from None
+        elif t.client_auth_type in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert"):
+            raise ConfigError(f"{t.client_auth_type} needs client_ca_file", source=source,
+                              key="tls_server_config.client_ca_file")
+        ctx.verify_mode = (ssl.CERT_REQUIRED if t.client_auth_type in ("RequireAnyClientCert",
+                                                                      "RequireAndVerifyClientCert")
+                           else ssl.CERT_OPTIONAL)
+    return ctx

@@ -1,0 +1,1 @@
+"""wardwatch fleet: the operators' side (inventory, targets, rollout, readiness, diagnosis)."""

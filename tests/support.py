@@ -1,0 +1,156 @@
+"""Helpers for tests that start real services (Prometheus, cupsd, sshd, ...) on loopback.
+
+Every wait here is bounded in time; every process started is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def need(binary: str) -> str:
+    """The path of a binary the test needs. Missing is a failure, never a silent skip:
+    scripts/test.sh installs every one of them."""
+    path = shutil.which(binary) or next((p for p in (f"/usr/sbin/{binary}", f"/usr/bin/{binary}")
+                                         if os.access(p, os.X_OK)), None)
+    if path is None:
+        raise AssertionError(f"{binary} is not installed: run scripts/test.sh, which installs it")
+    return path
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
+             what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001
+            last_exc = e
+        time.sleep(interval)
+    suffix = f" (last error: {last_exc})" if last_exc else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{suffix}")
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def http_get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None, context=None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@contextlib.contextmanager
+def process(args: list[str], *, port: int | None = None, host: str = "127.0.0.1",
+            ready: Callable[[], object] | None = None, timeout: float = 20.0,
+            env: dict[str, str] | None = None, log: Path | None = None,
+            cwd: str | Path | None = None) -> Iterator[subprocess.Popen]:
+    """Start a process, wait until its port answers (or `ready()` is true), stop it afterwards."""
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+                            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+    try:
+        check = ready if ready is not None else (lambda: port_open(port, host)) if port else None
+        if check is not None:
+            def alive_and_ready() -> object:
+                if proc.poll() is not None:
+                    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+                    raise AssertionError(f"{args[0]} exited with {proc.returncode}: {tail}")
+                return check()
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if alive_and_ready():
+                        break
+                except AssertionError:
+                    raise
+                except Exception:  # noqa: BLE001
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{args[0]} not ready after {timeout}s")
+                time.sleep(0.05)
+        yield proc
+    finally:
+        stop(proc)
+        if log:
+            out.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+
+def agent_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "agent", *args]
+
+
+def prometheus_query(base: str, query: str, timeout: float = 5.0) -> list[dict]:
+    from urllib.parse import urlencode
+
+    code, body = http_get(f"{base}/api/v1/query?{urlencode({'query': query})}", timeout=timeout)
+    doc = json.loads(body)
+    if code != 200 or doc.get("status") != "success":
+        raise AssertionError(f"query {query!r} failed: {code} {body[:300]!r}")
+    return doc["data"]["result"]
+
+
+@contextlib.contextmanager
+def prometheus(tmp: Path, scrape_configs: list[dict], *, rule_files: list[str] | None = None,
+               extra_args: list[str] | None = None, global_cfg: dict | None = None,
+               alerting: dict | None = None) -> Iterator[str]:
+    """A real Prometheus on a free loopback port; yields its base URL."""
+    import yaml
+
+    port = free_port()
+    conf = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s", **(global_cfg or {})},
+            "scrape_configs": scrape_configs}
+    if rule_files:
+        conf["rule_files"] = rule_files
+    if alerting:
+        conf["alerting"] = alerting
+    cfg_file = tmp / "prometheus.yml"
+    cfg_file.write_text(yaml.safe_dump(conf))
+    data = tmp / "prom-data"
+    args = [need("prometheus"), f"--config.file={cfg_file}", f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}", *(extra_args or [])]
+    base = f"http://127.0.0.1:{port}"
+    with process(args, log=tmp / "prometheus.log", timeout=30,
+                 ready=lambda: http_get(f"{base}/-/ready", timeout=1)[0] == 200):
+        yield base
