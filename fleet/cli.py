@@ -1,29 +1,45 @@
-"""wardwatch: the operators' command (ICT department, support team, district staff)."""
+"""wardwatch: the operators' command (ICT department, support team, district staff).
+
+Each subcommand lives in its own module with `register(subparsers)`, which adds
+its parser and sets `func(args) -> int`; the list below is explicit.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from agent import __version__
+from fleet.errors import EXIT_USAGE, FleetError
 
 PROG = "wardwatch"
 DESCRIPTION = """\
 Operator commands for a fleet of ward/commune PCs running wardwatch-agent.
 Lệnh dành cho cán bộ vận hành: kiểm kê, triển khai, báo cáo sẵn sàng, chẩn đoán."""
+EPILOG = """\
+exit codes: 0 ok, 1 the command found failures, 2 bad input (arguments, inventory,
+unknown district/commune), 3 a service or host did not answer."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")  # noqa: F841 - subcommands register here
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.command:
+    if not getattr(args, "func", None):
         parser.print_help()
-        return 2
-    return 0
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except FleetError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
