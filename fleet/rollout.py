@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -288,6 +289,10 @@ def scrub_artifacts(artifact_dir: Path) -> None:
 
 def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:
     import ansible_runner  # the operators' extra: imported only where a rollout runs
+
+    bindir = str(Path(sys.executable).parent)  # ansible-playbook beside this Python (an unactivated venv)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
     playbook = PLAYBOOKS.get(opts.playbook, opts.playbook)
     if not (opts.playbooks_dir / playbook).is_file():
