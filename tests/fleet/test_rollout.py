@@ -180,6 +180,17 @@ def test_rollout_end_to_end(world):
     assert "RAM" in last["pc1"]["reason"] and "1000000000 MiB" in last["pc1"]["reason"], last["pc1"]
     assert last["pc2"]["status"] == "ok"
 
+    # 7. Uninstall from one PC: its agent stops and its files go; the others keep running.
+    inv = write_inventory(w)
+    r, last = rollout(w, inv, "--playbook", "uninstall", "--limit", "pc1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert last["pc1"]["status"] == "changed"
+    assert not (hosts["pc1"].root / "opt/wardwatch").exists()
+    assert not (hosts["pc1"].root / "etc/wardwatch").exists()
+    with pytest.raises(OSError):
+        metrics(hosts["pc1"])
+    assert "wardwatch_vclient_installed" in metrics(hosts["pc2"])
+
     # Secrets stay out of the kept artifacts and results.
     found = subprocess.run(["grep", "-rl", SECRET, str(w["state"])], capture_output=True, text=True).stdout
     assert found == ""
