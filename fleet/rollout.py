@@ -288,7 +288,11 @@ def scrub_artifacts(artifact_dir: Path) -> None:
 
 
 def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:
-    import ansible_runner  # the operators' extra: imported only where a rollout runs
+    try:
+        import ansible_runner  # the operators' extra: imported only where a rollout runs
+    except ImportError:
+        raise FleetError("ansible-runner is not installed: pip install 'wardwatch[fleet]' / "
+                         "chưa cài ansible-runner") from None
 
     bindir = str(Path(sys.executable).parent)  # ansible-playbook beside this Python (an unactivated venv)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):

@@ -20,6 +20,15 @@ from support import REPO, http_get, wait_for
 
 SECRET = f"push-secret-{os.getpid()}-do-not-log"
 NAMES = ["pc1", "pc2", "pc3", "pc4", "pc5"]
+PACKAGE = "wardwatch-test-vclient"
+# pc3 takes the production path: apt installs the .deb system-wide (a harmless package
+# with one script under /opt, purged after the test); the others use dpkg --root.
+APT_PC = "pc3"
+
+
+def purge_system_package() -> None:
+    if subprocess.run(["dpkg-query", "-W", PACKAGE], capture_output=True).returncode == 0:
+        subprocess.run(["dpkg", "--purge", PACKAGE], capture_output=True, check=True)
 
 
 def wardwatch(*args: str, check: bool = False) -> subprocess.CompletedProcess:
@@ -40,17 +49,22 @@ def world(tmp_path_factory):
     orig = handler.func.log_message
     handler.func.log_message = lambda self, fmt, *a: requests.append(self.path)  # count downloads
     threading.Thread(target=srv.serve_forever, daemon=True).start()
+    purge_system_package()
     try:
         with sshhosts.fleet(tmp, NAMES, wrong_key={"pc4"}, down={"pc5"}) as f:
             yield {"fleet": f, "tmp": tmp, "wheels": wheels, "deb": deb, "sha": sha, "requests": requests,
                    "cache_url": f"http://127.0.0.1:{srv.server_address[1]}/", "state": tmp / "state"}
     finally:
+        purge_system_package()
         handler.func.log_message = orig
         srv.shutdown()
         srv.server_close()
 
 
 def write_inventory(w, host_vars=None) -> Path:
+    apt = {"virtual_client_linux_method": "apt", "virtual_client_dpkg_root": "/", "virtual_client_debconf": [],
+           "virtual_client_download_dir": str(w["fleet"].tmp / "pcs" / APT_PC / "var/cache/wardwatch/installers")}
+    host_vars = {APT_PC: apt} | {n: {**(apt if n == APT_PC else {}), **v} for n, v in (host_vars or {}).items()}
     return sshhosts.inventory(
         w["fleet"], w["tmp"] / "inventory" / "hosts.yml",
         communes={"phuc_xa": ["pc1", "pc2", "pc3"], "truc_bach": ["pc4", "pc5"]},
@@ -65,7 +79,7 @@ def write_inventory(w, host_vars=None) -> Path:
             "virtual_client_cache_url": w["cache_url"],
             "virtual_client_package_file": w["deb"].name,
             "virtual_client_package_sha256": w["sha"],
-            "virtual_client_package_name": "wardwatch-test-vclient",
+            "virtual_client_package_name": PACKAGE,
             "virtual_client_version": "1.2.3",
             "virtual_client_download_retries": 0,
         },
@@ -154,8 +168,8 @@ def test_rollout_end_to_end(world):
             text = wait_for(lambda h=h: metrics(h), what=f"/metrics of {h.name}")
             assert 'wardwatch_vclient_installed{product="citrix_workspace"} 1.0' in text
             assert 'wardwatch_collector_success{collector="vclient"} 1.0' in text
-            status_file = (h.root / "var/lib/dpkg/status").read_text()
-            assert "Package: wardwatch-test-vclient\nStatus: install ok installed" in status_file
+            status_file = Path("/var/lib/dpkg/status" if h.name == APT_PC else h.root / "var/lib/dpkg/status")
+            assert f"Package: {PACKAGE}\nStatus: install ok installed" in status_file.read_text()
         downloads = [p for p in w["requests"] if p.endswith(".deb")]
         assert len(downloads) == 6, downloads  # pc1, pc2's bad try, then one per PC still missing it
 
