@@ -115,3 +115,33 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
     assert cfg["collectors"]["vclient"]["gateway"] == "203.0.113.20:443"
     assert cfg["collectors"]["hardware"]["interval"] == 120
     assert cfg["web"]["listen"] == "127.0.0.1:10713"
+
+
+def test_systemd_unit_is_valid_and_hardened(tmp_path):
+    """The role's unit, rendered by Ansible, passes `systemd-analyze verify` and its offline
+    security review rates it below 3.0 (of 10: lower is better exposure)."""
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "wardwatch-agent").write_text("#!/bin/sh\n")
+    (venv / "wardwatch-agent").chmod(0o755)
+    unit = tmp_path / "wardwatch-agent.service"
+    play = [{"name": "Render the unit", "hosts": "localhost", "gather_facts": False, "tasks": [{
+        "name": "Render", "ansible.builtin.template": {
+            "src": str(PLAYBOOKS / "roles/wardwatch_agent/templates/wardwatch-agent.service.j2"),
+            "dest": str(unit), "mode": "0644"},
+        "vars": {"wardwatch_agent_venv": str(tmp_path / "venv"),
+                 "wardwatch_agent_config_file": "/etc/wardwatch/agent.yml",
+                 "wardwatch_agent_push_password": "not-this", "wardwatch_agent_password_file": "/etc/wardwatch/pw"}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    r = subprocess.run([need("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
+                        "ansible_python_interpreter=/usr/bin/python3", str(tmp_path / "play.yml")],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = unit.read_text()
+    assert "LoadCredential=push_password:/etc/wardwatch/pw" in text and "not-this" not in text
+    r = subprocess.run([need("systemd-analyze"), "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    r = subprocess.run([need("systemd-analyze"), "security", "--offline=true", str(unit)], capture_output=True,
+                       text=True, timeout=60)
+    line = next(ln for ln in r.stdout.splitlines() if "Overall exposure level" in ln)
+    assert float(line.split(":")[1].split()[0]) < 3.0, line
