@@ -97,6 +97,8 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
                 wardwatch_agent_vclient_dpkg_status: /var/lib/dpkg/status
                 wardwatch_agent_vclient_gateway: "{{{{ wardwatch_vclient_gateway }}}}"
                 wardwatch_agent_extra_config: {{collectors: {{hardware: {{interval: 120}}}}}}
+                wardwatch_agent_wan_enabled: false
+                wardwatch_agent_wan_targets: [{{name: gw, role: gateway, kind: tcp, address: 203.0.113.20}}]
                 wardwatch_agent_push_url: ""
                 wardwatch_agent_push_password: ""
                 wardwatch_agent_windows_data_dir: 'C:\\ProgramData\\wardwatch'
@@ -115,6 +117,17 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
     assert cfg["collectors"]["vclient"]["gateway"] == "203.0.113.20:443"
     assert cfg["collectors"]["hardware"]["interval"] == 120
     assert cfg["web"]["listen"] == "127.0.0.1:10713"
+    assert "wan" not in yaml.safe_load((tmp_path / "agent.yml").read_text())["collectors"]
+    # with the wan collector on, the inventory's targets go to collectors.wan.targets
+    (tmp_path / "play.yml").write_text(play.replace("wardwatch_agent_wan_enabled: false",
+                                                    "wardwatch_agent_wan_enabled: true"))
+    r = subprocess.run([need("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
+                        "ansible_python_interpreter=/usr/bin/python3", str(tmp_path / "play.yml")],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rendered = yaml.safe_load((tmp_path / "agent.yml").read_text())
+    assert rendered["collectors"]["wan"] == {"targets": [{"name": "gw", "role": "gateway", "kind": "tcp",
+                                                          "address": "203.0.113.20"}]}
 
 
 def test_systemd_unit_is_valid_and_hardened(tmp_path):
