@@ -399,7 +399,14 @@ class _Reader:
             return
         file = str(path)
         for name, knode, gnode in self.mapping_items(root, file, "", "the inventory"):
-            self.group(name, knode, gnode, file, parent=None)
+            if name == "all":
+                self.group(name, knode, gnode, file, parent=None)
+                continue
+            # A top-level group other than all is a child of all, as in Ansible.
+            top = self.groups.setdefault("all", Group("all", "other", file, _line(knode)))
+            if name not in top.children:
+                top.children.append(name)
+            self.group(name, knode, gnode, file, parent="all")
 
     def group(self, name: str, knode: yaml.Node, node: yaml.Node, file: str, parent: str | None) -> None:
         subject = _subject_group(name)

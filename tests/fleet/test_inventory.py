@@ -199,3 +199,17 @@ def test_ansible_inventory_graph_shows_the_tree():
     i = lines.index("  |--@district_soc_son:")
     assert lines[i + 1:i + 4] == ["  |  |--@commune_minh_tri:", "  |  |  |--ss-minhtri-01", "  |  |  |--ss-minhtri-02"]
     assert "Invalid characters" not in r.stderr
+
+
+def test_top_level_groups_are_children_of_all(tmp_path):
+    write(tmp_path, """\
+        district_ba_dinh:
+          vars: {wardwatch_district_name: "Ba Đình"}
+          children:
+            commune_phuc_xa:
+              vars: {wardwatch_commune_name: "Phúc Xá"}
+              hosts:
+                pc1: {ansible_host: 198.51.100.1}
+        """)
+    inv = load_inventory(tmp_path)
+    assert [(h.name, h.district, h.commune) for h in inv.hosts] == [("pc1", "district_ba_dinh", "commune_phuc_xa")]
