@@ -141,8 +141,9 @@ class Tracker:
     """Turns ansible-runner events into per-host state; calls `on_change(host)` on each change."""
 
     def __init__(self, hosts: dict[str, HostState], on_change: Callable[[HostState | None, str], None],
-                 final_play: str = ""):
+                 final_play: str = "", where: Callable[[str], tuple[str, str]] | None = None):
         self.hosts = hosts
+        self.where = where  # host name -> (district, commune), for hosts met only in events
         self.on_change = on_change
         self.final_play = final_play  # a host that never reached it was stopped (max_fail_percentage)
         self.stats: dict[str, dict[str, int]] | None = None
@@ -150,7 +151,8 @@ class Tracker:
     def host(self, name: str) -> HostState:
         h = self.hosts.get(name)
         if h is None:
-            h = self.hosts[name] = HostState(name)
+            district, commune = self.where(name) if self.where else ("", "")
+            h = self.hosts[name] = HostState(name, district, commune)
         return h
 
     def __call__(self, event: dict[str, Any]) -> bool:
@@ -316,7 +318,14 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         hosts[n] = HostState(n, h.district, h.commune)
     if opts.limit and opts.limit_hosts is None:
         hosts = {}  # a free pattern: hosts appear as Ansible reaches them
-    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook))
+    def where(name: str) -> tuple[str, str]:
+        try:
+            h = inv.host(name)
+        except FleetError:
+            return "", ""
+        return h.district, h.commune
+
+    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook), where)
 
     limit = None
     if opts.limit_hosts is not None:
