@@ -238,6 +238,7 @@ class VarSpec:
     choices: tuple[Any, ...] | None = None
     elements: str | None = None
     source: str = ""
+    options: tuple[VarSpec, ...] = ()  # the keys a dict may have (empty: any)
 
 
 # Variables of the inventory itself, read by several roles and by fleet.
@@ -245,7 +246,9 @@ INVENTORY_VARS: tuple[VarSpec, ...] = (
     VarSpec("wardwatch_district_name", "str", source="inventory"),
     VarSpec("wardwatch_commune_name", "str", source="inventory"),
     VarSpec("wardwatch_pc_description", "str", source="inventory"),
-    VarSpec("wardwatch_min_spec", "dict", source="inventory"),
+    VarSpec("wardwatch_min_spec", "dict", source="inventory", options=(
+        VarSpec("min_memory_mb", "int"), VarSpec("min_disk_free_mb", "int"), VarSpec("min_cpu_cores", "int"),
+        VarSpec("min_cpu_frequency_mhz", "float"), VarSpec("allowed_os", "list", elements="str"))),
     VarSpec("wardwatch_wan_targets", "list", elements="dict", source="inventory"),
     VarSpec("wardwatch_vclient_gateway", "str", source="inventory"),
     VarSpec("wardwatch_rollout_serial", "list", source="inventory"),
@@ -278,11 +281,14 @@ def declared_variables(playbooks: str | Path | None = None) -> dict[str, VarSpec
             raise FleetError(f"{spec_file}: cannot read the role's argument specs: {e}") from None
         for entry in (doc.get("argument_specs") or {}).values():
             for name, opt in (entry.get("options") or {}).items():
-                opt = opt or {}
-                choices = tuple(opt["choices"]) if opt.get("choices") else None
-                out.setdefault(name, VarSpec(name, str(opt.get("type", "str")), choices, opt.get("elements"),
-                                             source=spec_file.parts[-3]))
+                out.setdefault(name, _spec_of(name, opt or {}, spec_file.parts[-3]))
     return out
+
+
+def _spec_of(name: str, opt: Mapping[str, Any], source: str) -> VarSpec:
+    choices = tuple(opt["choices"]) if opt.get("choices") else None
+    options = tuple(_spec_of(k, v or {}, source) for k, v in (opt.get("options") or {}).items())
+    return VarSpec(name, str(opt.get("type", "str")), choices, opt.get("elements"), source, options)
 
 
 def _type_problem(spec: VarSpec, value: Any) -> str | None:
@@ -303,6 +309,16 @@ def _type_problem(spec: VarSpec, value: Any) -> str | None:
         return f"expected {t} / cần kiểu {t}, got {type(value).__name__} {value!r:.40}"
     if spec.choices is not None and value not in spec.choices:
         return f"expected one of / chỉ được {', '.join(map(str, spec.choices))}; got {value!r:.40}"
+    if spec.options and isinstance(value, dict):
+        keys = {o.name: o for o in spec.options}
+        for k, v in value.items():
+            if k not in keys:
+                hint = _closest(str(k), keys)
+                return (f"unknown key / khóa không có '{k}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                        + f"; known / có: {', '.join(keys)}")
+            reason = _type_problem(keys[k], v)
+            if reason:
+                return f"{k}: {reason}"
     return None
 
 

@@ -149,6 +149,17 @@ def test_check_reports_each_problem_on_one_line(tmp_path):
     assert "máy trùng tên" in vi.stdout and vi.returncode == 2
 
 
+def test_keys_of_dict_variables_are_checked(tmp_path):
+    write(tmp_path, GOOD, group_vars={"all": "wardwatch_min_spec: {min_memory: 4096, min_cpu_cores: two}\n",
+                                      "commune_truc_bach": "preflight_min_spec: {min_disk_free_mb: lots}\n"})
+    inv = scan_inventory(tmp_path)
+    texts = sorted(p.text("en") for p in inv.problems)
+    assert len(texts) == 2, texts
+    assert "variable 'wardwatch_min_spec': unknown key / khóa không có 'min_memory' (did you mean 'min_memory_mb'?)" \
+        in texts[0] or "did you mean 'min_memory_mb'" in texts[1]
+    assert any("preflight_min_spec': min_disk_free_mb: expected int" in t for t in texts), texts
+
+
 def test_load_raises_one_line_with_file_and_host(tmp_path):
     write(tmp_path, BROKEN)
     with pytest.raises(FleetError) as e:
