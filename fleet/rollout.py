@@ -378,8 +378,16 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         rotate_artifacts=opts.keep_artifacts,
         event_handler=tracker,
     )
-    tracker.finish()
     scrub_artifacts(directory / "artifacts")
+    if tracker.stats is None and r.rc not in (0, None):
+        # Ansible stopped before any play recap (a playbook or inventory error): say why.
+        text = (directory / "artifacts" / ident / "stdout")
+        lines = text.read_text(encoding="utf-8", errors="replace").splitlines() if text.exists() else []
+        why = next((ln.strip() for ln in lines if "ERROR" in ln), "") or next(
+            (ln.strip() for ln in reversed(lines) if ln.strip()), f"exit code {r.rc}")
+        raise FleetError(f"ansible-playbook failed / ansible-playbook lỗi: {why[:300]} "
+                         f"(artifacts: {directory / 'artifacts' / ident})", EXIT_FAIL)
+    tracker.finish()
     result = Result(ident, int(r.rc if r.rc is not None else 1), str(r.status), tracker.hosts,
                     directory / "artifacts" / ident, opts.check)
     if not result.check:

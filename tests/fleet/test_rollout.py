@@ -224,3 +224,16 @@ def test_retry_with_nothing_failed(tmp_path, world):
     inv = write_inventory(world)
     r = wardwatch("rollout", "-i", str(inv), "--state-dir", str(tmp_path), "--retry-failed", "--lang", "en")
     assert r.returncode == 0 and "No PC to retry" in r.stdout
+
+
+def test_a_broken_playbook_is_one_line(tmp_path):
+    import shutil
+
+    books = tmp_path / "playbooks"
+    shutil.copytree(REPO / "playbooks", books)
+    (books / "bad.yml").write_text("- name: Broken\n  hosts: all\n  tasks:\n    - name: X\n"
+                                   "      ansible.builtin.no_such_module: {}\n")
+    r = wardwatch("rollout", "-i", str(REPO / "inventory"), "--playbooks", str(books), "--playbook", "bad.yml",
+                  "--state-dir", str(tmp_path / "state"), "--commune", "phuc_xa", "--no-live")
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "no_such_module" in r.stderr and "Traceback" not in r.stderr
