@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sshhosts
-from support import REPO, http_get, wait_for
+from support import REPO, free_port, http_get, wait_for
 
 SECRET = f"push-secret-{os.getpid()}-do-not-log"
 NAMES = ["pc1", "pc2", "pc3", "pc4", "pc5"]
@@ -233,7 +233,18 @@ def test_a_broken_playbook_is_one_line(tmp_path):
     shutil.copytree(REPO / "playbooks", books)
     (books / "bad.yml").write_text("- name: Broken\n  hosts: all\n  tasks:\n    - name: X\n"
                                    "      ansible.builtin.no_such_module: {}\n")
-    r = wardwatch("rollout", "-i", str(REPO / "inventory"), "--playbooks", str(books), "--playbook", "bad.yml",
+    inv = tmp_path / "hosts.yml"  # loopback only, nothing listening: never the example's addresses
+    inv.write_text(f"""all:
+  children:
+    district_test:
+      vars: {{wardwatch_district_name: "Thử"}}
+      children:
+        commune_phuc_xa:
+          vars: {{wardwatch_commune_name: "Phúc Xá"}}
+          hosts:
+            pc1: {{ansible_host: 127.0.0.1, ansible_port: {free_port()}}}
+""")
+    r = wardwatch("rollout", "-i", str(inv), "--playbooks", str(books), "--playbook", "bad.yml",
                   "--state-dir", str(tmp_path / "state"), "--commune", "phuc_xa", "--no-live")
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "no_such_module" in r.stderr and "Traceback" not in r.stderr
