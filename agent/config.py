@@ -399,7 +399,7 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
 def _closest(key: str, options: Mapping[str, Any]) -> str | None:
     import difflib
 
-    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.75)
+    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.7)
     return match[0] if match else None
 
 
