@@ -56,14 +56,15 @@ class Agent:
         settings = cfg.load(self.path)
         source = self.path or "<built-in default>"
         web = load_web_config(settings.web.config_file)
+        runner = build_runner(settings, self.platform, self.exposition.update)
         loops = []
         if settings.push.enabled:
             loops.append(Periodic("push", settings.push.interval,
-                                  Pusher(settings.push, self.exposition, source).push))
+                                  Pusher(settings.push, self.exposition, source).push, runner.first_round))
         if settings.textfile.enabled:
             loops.append(Periodic("textfile", settings.textfile.interval,
-                                  TextfileWriter(settings.textfile, self.exposition, source).write))
-        runner = build_runner(settings, self.platform, self.exposition.update)
+                                  TextfileWriter(settings.textfile, self.exposition, source).write,
+                                  runner.first_round))
         return _Parts(settings, runner, web, loops)
 
     def listen_address(self, settings: cfg.Settings) -> str:

@@ -81,6 +81,9 @@ class Runner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.first_round = threading.Event()  # set once every collector has finished (or timed out) once
+        if not self._slots:
+            self.first_round.set()
 
     # --- public ---------------------------------------------------------------
 
@@ -167,7 +170,10 @@ class Runner:
             log.info("collector %s recovered", slot.collector.name)
         with self._lock:
             slot.result = result
+            done = all(s.result.finished_at for s in self._slots.values())
         self._notify()
+        if done:
+            self.first_round.set()
         return result
 
     def _notify(self) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,12 +84,18 @@ def run_powershell(script: str, timeout: float = 30.0) -> str:
 
 class WindowsPlatform:
     name = "windows"
+    # Starting PowerShell costs a weak PC about a second of CPU; identity rarely changes.
+    SYSTEM_INFO_TTL = 3600.0
 
     def __init__(self, run: Callable[[str], str] = run_powershell):
         self.run = run
+        self._info: tuple[float, SystemInfo] | None = None
 
     def system_info(self) -> SystemInfo:
-        return parse_system_info(self.run(SYSTEM_INFO_PS), hostname=socket.gethostname())
+        now = time.monotonic()
+        if self._info is None or now - self._info[0] > self.SYSTEM_INFO_TTL:
+            self._info = (now, parse_system_info(self.run(SYSTEM_INFO_PS), hostname=socket.gethostname()))
+        return self._info[1]
 
     def system_disk(self) -> str:
         return os.environ.get("SystemDrive", "C:") + "\\"

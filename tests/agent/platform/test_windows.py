@@ -64,3 +64,19 @@ def test_platform_runs_the_documented_script():
     assert seen == [SYSTEM_INFO_PS]
     assert "Get-CimInstance Win32_OperatingSystem" in seen[0] and "ConvertTo-Json" in seen[0]
     assert info.model == "OptiPlex 3080"
+
+
+def test_system_info_is_cached_between_collections():
+    calls = []
+
+    def run(script):
+        calls.append(script)
+        return json.dumps(WIN10)
+
+    platform = WindowsPlatform(run=run)
+    platform.system_info()
+    platform.system_info()
+    assert len(calls) == 1
+    platform._info = (platform._info[0] - platform.SYSTEM_INFO_TTL - 1, platform._info[1])
+    platform.system_info()
+    assert len(calls) == 2
