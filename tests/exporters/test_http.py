@@ -108,3 +108,20 @@ def test_gzip_and_404():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_authenticator_checks_each_credential_with_bcrypt_once(monkeypatch):
+    from exporters import http as http_mod
+
+    hashed = bcrypt.hashpw(b"good", bcrypt.gensalt(5))
+    auth = http_mod.Authenticator({"prometheus": hashed})
+    assert auth._dummy.startswith(b"$2b$05$")  # unknown users cost as much as known ones
+    calls = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(http_mod.bcrypt, "checkpw", lambda p, h: calls.append(h) or real(p, h))
+    good, bad = _auth("prometheus", "good")["Authorization"], _auth("prometheus", "bad")["Authorization"]
+    assert [auth.check(good) for _ in range(3)] == [True, True, True]
+    assert [auth.check(bad) for _ in range(3)] == [False, False, False]
+    assert auth.check(_auth("nobody", "good")["Authorization"]) is False
+    assert len(calls) == 3  # one per distinct credential, not one per request
+    assert calls[2] == auth._dummy
