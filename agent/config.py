@@ -299,20 +299,15 @@ def schema() -> Section:
 
 def defaults(section: Section | None = None) -> Settings:
     section = section or schema()
-    out: dict[str, Any] = {}
-    for child in section.children:
-        if isinstance(child, Section):
-            out[child.key] = defaults(child)
-        elif isinstance(child, ListOf):
-            out[child.key] = [_validate(child.item, yaml.compose(yaml.safe_dump(dict(d))), "<default>", "")
-                              for d in child.default]
-        else:
-            out[child.key] = _copy(child.default)
-    return Settings(out)
+    return Settings({child.key: _default_of(child) for child in section.children})
 
 
-def _copy(v: Any) -> Any:
-    return list(v) if isinstance(v, list) else v
+def _default_of(node: Node) -> Any:
+    if isinstance(node, Section):
+        return defaults(node)
+    if isinstance(node, ListOf):
+        return [_validate(node.item, yaml.compose(yaml.safe_dump(dict(d))), "<default>", "") for d in node.default]
+    return list(node.default) if isinstance(node.default, list) else node.default
 
 
 def load(path: str | Path | None) -> Settings:
@@ -333,8 +328,13 @@ def load(path: str | Path | None) -> Settings:
     return loads(text, source)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def loads(text: str, source: str = "<config>", section: Section | None = None) -> Settings:
     section = section or schema()
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a config file", source=source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -375,9 +375,7 @@ def _validate(section: Section, node: yaml.Node, source: str, prefix: str) -> Se
         out[key] = _validate_node(child, value_node, source, dotted)
     for key, child in children.items():
         if key not in out:
-            out[key] = (defaults(child) if isinstance(child, Section)
-                        else defaults(Section("", "", (child,)))[key] if isinstance(child, ListOf)
-                        else _copy(child.default))
+            out[key] = _default_of(child)
     return Settings(out)
 
 
