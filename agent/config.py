@@ -342,8 +342,13 @@ def loads(text: str, source: str = "<config>", section: Section | None = None) -
         line = mark.line + 1 if mark else None
         problem = (e.problem or e.context or "malformed YAML").strip()
         raise ConfigError(f"malformed YAML: {problem}", source=source, line=line) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow
+        line = text[:e.position].count("\n") + 1
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        raise ConfigError(f"malformed YAML: character U+{code:04X} is not allowed", source=source,
+                          line=line) from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"malformed YAML: {e}", source=source) from None
+        raise ConfigError("malformed YAML: " + " ".join(str(e).split()), source=source) from None
     if node is None:  # empty file: every default
         return defaults(section)
     return _validate(section, node, source, "")

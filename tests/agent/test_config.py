@@ -65,6 +65,7 @@ BAD = [
     ("duplicate key", "language: vi\nlanguage: en\n", 2, "language", "duplicate key (first at line 1)"),
     ("malformed yaml", "spec:\n  min_memory: [4GiB\n", 3, "", "malformed YAML"),
     ("tab indentation", "spec:\n\tmin_memory: 4GiB\n", 2, "", "malformed YAML"),
+    ("control character", "language: vi\nspec: \x00\n", 2, "", "malformed YAML: character U+0000 is not allowed"),
     ("top level not a mapping", "- a\n- b\n", 1, "(top level)", "expected a mapping"),
 ]
 
