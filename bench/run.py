@@ -25,6 +25,7 @@ from bench.common import Row  # noqa: E402
 BENCHES = (
     "scrape",
     "load",
+    "remote_write",
 )
 
 
