@@ -55,6 +55,7 @@ log = logging.getLogger("wardwatch.remote_write")
 ERROR_CAUSES = ("connection", "timeout", "tls", "auth", "throttled", "server", "rejected", "http_other")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ERROR_BODY_MAX = 512
+_ANSWER_MAX = 64 * 1024
 
 
 # --- encoding ------------------------------------------------------------------
@@ -206,7 +207,9 @@ class Client:
             try:
                 conn.request("POST", self.path, data, self._headers)
                 resp = conn.getresponse()
-                answer = resp.read()
+                answer = resp.read(_ANSWER_MAX)
+                if not resp.isclosed():  # a longer answer than any receiver's: do not reuse the connection
+                    self.close()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 self.close()
                 if reused and attempt == 1:  # the receiver closed the idle kept-alive connection: once more
@@ -225,7 +228,7 @@ class Client:
                 self.close()
                 reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
                 raise SendError("connection", reason) from None
-            if resp.will_close:
+            if resp.will_close and self._conn is conn:
                 self.close()
             self._note_clock(resp.getheader("Date"))
             if 200 <= resp.status < 300:
@@ -475,6 +478,8 @@ class RemoteWriter:
         self.sender = Sender(self.buffer, self.client, s.batch_samples, s.min_backoff, s.max_backoff, self.clock,
                              _url_for_logs(s.url))
         st = self.buffer.stats()
+        log.info("remote write to %s: buffer in %s, snappy by %s", _url_for_logs(s.url), self.directory,
+                 "cramjam" if self.client.compress is snappy.compress_cramjam else "pure Python")
         if st.buffered_samples:
             log.info("remote write: %d samples buffered from before; sending them first", st.buffered_samples)
         self.exposition.add_source(self.SOURCE, self.samples)
