@@ -187,11 +187,11 @@ def run(quick: bool) -> list[Row]:
                 rows.append(Row(BENCH, f"requests for the hour ({name} snappy)", sender.requests, "requests",
                                 "snapshots buffered", records))
                 wire = client.bytes_sent
-                rows.append(Row(BENCH, "wire bytes for the hour", wire / 2**10, "KiB", "uncompressed protobuf",
-                                raw / 2**10))
+                rows.append(Row(BENCH, f"wire bytes for the hour ({name} snappy)", wire / 2**10, "KiB",
+                                "uncompressed protobuf", raw / 2**10))
                 # What the link itself costs: computed from the bytes, not measured.
-                rows.append(Row(BENCH, "hour's bytes over a 256 kbit/s link (computed)", wire * 8 / 256e3, "s",
-                                "outage", OUTAGE))
+                rows.append(Row(BENCH, f"hour over a 256 kbit/s link, computed ({name} snappy)", wire * 8 / 256e3,
+                                "s", "outage", OUTAGE))
                 client.close()
                 buf.close()
     return rows

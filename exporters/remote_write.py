@@ -215,12 +215,9 @@ class Client:
                 if reused and attempt == 1:  # the receiver closed the idle kept-alive connection: once more
                     continue
                 raise SendError("connection", f"connection lost: {e}") from None
-            except ssl.SSLError as e:  # before OSError: SSLError is one
+            except ssl.SSLError as e:  # before OSError, which it is; certificate errors are SSLErrors too
                 self.close()
                 raise SendError("tls", f"TLS: {e.reason or e}") from None
-            except ssl.CertificateError as e:
-                self.close()
-                raise SendError("tls", f"TLS: {e}") from None
             except TimeoutError:
                 self.close()
                 raise SendError("timeout", f"no answer within {self.timeout:g}s") from None
