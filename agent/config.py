@@ -264,6 +264,36 @@ TEXTFILE = Section("textfile", "Textfile mode, for node_exporter / windows_expor
     Option("interval", "duration", 60.0, "How often to rewrite the file (atomically).", minimum=1),
 ))
 
+REMOTE_WRITE = Section("remote_write", "Store and forward over weak links: every snapshot is recorded on disk "
+                       "and sent, oldest first, with the Prometheus remote-write protocol (1.0).", (
+    Option("enabled", "bool", False, "Record snapshots on disk and send them to a remote-write receiver."),
+    Option("url", "str", "",
+           "The receiver's remote-write URL, e.g. https://prometheus.district.example:9090/api/v1/write "
+           "(Prometheus with --web.enable-remote-write-receiver, Mimir, Thanos Receive, VictoriaMetrics)."),
+    Option("job", "str", "wardwatch", "The job label of every series sent."),
+    Option("instance", "str", "", "The instance label of every series sent; empty: this PC's hostname."),
+    Option("external_labels", "map[str]", {},
+           "Labels added to every series sent, e.g. {district: ..., commune: ..., role: pc}; "
+           "a label of the sample itself wins over one of these."),
+    Option("directory", "path", "", "Where the on-disk buffer lives; empty: <state_dir>/remote-write."),
+    Option("record_interval", "duration", 15.0,
+           "How often the latest snapshot is recorded: one sample per series each time.", minimum=1),
+    Option("max_bytes", "bytes", 64 * 2**20,
+           "Disk the buffer may take; beyond it the oldest samples are dropped (and counted).", minimum=64 * 2**10),
+    Option("max_age", "duration", 86400.0,
+           "Samples older than this are dropped unsent (and counted); keep it within what the receiver "
+           "accepts (see docs/store-and-forward.md).", minimum=60),
+    Option("batch_samples", "int", 2000, "Most samples in one request (whole snapshots).", minimum=1, maximum=100000),
+    Option("timeout", "duration", 30.0, "Timeout of one request.", minimum=0.1),
+    Option("min_backoff", "duration", 1.0, "Wait after a failed request; doubled after each failure.", minimum=0.01),
+    Option("max_backoff", "duration", 60.0, "Longest wait between two tries.", minimum=0.01),
+    Option("username", "str", "", "Basic auth user for the receiver (optional)."),
+    Option("password_file", "path", "", "File holding the basic auth password (never put the password itself here)."),
+    Option("bearer_token_file", "path", "", "File holding a bearer token for the receiver (instead of basic auth)."),
+    Option("ca_file", "path", "", "CA certificate(s) (PEM) to verify the receiver with; empty: the system's CAs."),
+    Option("insecure_skip_verify", "bool", False, "Do not verify the receiver's TLS certificate (testing only)."),
+))
+
 COLLECTOR_COMMON = ("enabled", "interval", "timeout")
 
 
@@ -292,6 +322,7 @@ def schema() -> Section:
                 tuple(collector_section(c) for c in REGISTRY)),
         PUSH,
         TEXTFILE,
+        REMOTE_WRITE,
     ))
 
 

@@ -25,7 +25,11 @@ from bench.common import Row  # noqa: E402
 BENCHES = (
     "scrape",
     "load",
+<<<<<<< HEAD
     "fuzz",
+=======
+    "remote_write",
+>>>>>>> remotewrite
 )
 
 
