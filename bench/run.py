@@ -25,11 +25,8 @@ from bench.common import Row  # noqa: E402
 BENCHES = (
     "scrape",
     "load",
-<<<<<<< HEAD
-    "fuzz",
-=======
     "remote_write",
->>>>>>> remotewrite
+    "fuzz",
 )
 
 
