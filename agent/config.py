@@ -183,6 +183,8 @@ class ListOf:
     help: str
     item: Section
     default: tuple[Mapping[str, Any], ...] = ()
+    required: tuple[str, ...] = ()  # keys every item must set to a non-empty value
+    unique: tuple[str, ...] = ()    # keys whose values must differ from one item to the next
 
 
 Node = Option | Section | ListOf
@@ -389,11 +391,31 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
     if isinstance(child, ListOf):
         if not isinstance(value_node, yaml.SequenceNode):
             raise ConfigError("expected a list", source=source, line=_line(value_node), key=dotted)
-        return [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        return _validate_items(child, value_node, source, dotted)
     try:
         return child.parse(yaml.safe_load(yaml.serialize(value_node)))
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(str(e), source=source, line=_line(value_node), key=dotted) from None
+
+
+def _validate_items(child: ListOf, value_node: yaml.SequenceNode, source: str, dotted: str) -> list[Settings]:
+    items: list[Settings] = []
+    seen: dict[str, dict[Any, int]] = {key: {} for key in child.unique}
+    for i, item in enumerate(value_node.value):
+        settings = _validate(child.item, item, source, f"{dotted}[{i}].")
+        lines = {k.value: _line(v) for k, v in item.value}  # _validate made sure it is a mapping
+        for key in child.required:
+            if settings[key] in ("", None, []):
+                raise ConfigError("required, and not set", source=source, line=lines.get(key, _line(item)),
+                                  key=f"{dotted}[{i}].{key}")
+        for key in child.unique:
+            value = settings[key]
+            if value in seen[key]:
+                raise ConfigError(f"{value!r} is already used by {dotted}[{seen[key][value]}]", source=source,
+                                  line=lines.get(key, _line(item)), key=f"{dotted}[{i}].{key}")
+            seen[key][value] = i
+        items.append(settings)
+    return items
 
 
 def _closest(key: str, options: Mapping[str, Any]) -> str | None:
