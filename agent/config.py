@@ -168,11 +168,24 @@ class Option:
         return out
 
 
+class InvalidSettingError(ValueError):
+    """Raised by a `Section.check` when options are fine one by one but not together;
+    `key` is the option at fault, relative to the section (its line is reported)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
 @dataclass(frozen=True)
 class Section:
     key: str
     help: str
     children: tuple[Option | Section | ListOf, ...] = ()
+    # Checks across the section's options once each is valid (e.g. "kind: tcp needs a port");
+    # raises InvalidSettingError. Reported with the file, the line and the dotted key like any other error.
+    check: Callable[[Settings], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,8 +196,7 @@ class ListOf:
     help: str
     item: Section
     default: tuple[Mapping[str, Any], ...] = ()
-    required: tuple[str, ...] = ()  # keys every item must set to a non-empty value
-    unique: tuple[str, ...] = ()    # keys whose values must differ from one item to the next
+    unique: str | None = None  # an item key whose value must differ between items (e.g. "name")
 
 
 Node = Option | Section | ListOf
@@ -380,7 +392,14 @@ def _validate(section: Section, node: yaml.Node, source: str, prefix: str) -> Se
             out[key] = (defaults(child) if isinstance(child, Section)
                         else defaults(Section("", "", (child,)))[key] if isinstance(child, ListOf)
                         else _copy(child.default))
-    return Settings(out)
+    settings = Settings(out)
+    if section.check is not None:
+        try:
+            section.check(settings)
+        except InvalidSettingError as e:
+            line = next((_line(v) for k, v in node.value if getattr(k, "value", None) == e.key), _line(node))
+            raise ConfigError(e.message, source=source, line=line, key=prefix + e.key) from None
+    return settings
 
 
 def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str) -> Any:
@@ -391,31 +410,22 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
     if isinstance(child, ListOf):
         if not isinstance(value_node, yaml.SequenceNode):
             raise ConfigError("expected a list", source=source, line=_line(value_node), key=dotted)
-        return _validate_items(child, value_node, source, dotted)
+        items = [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        if child.unique:
+            first: dict[Any, int] = {}
+            for i, (item, item_node) in enumerate(zip(items, value_node.value, strict=True)):
+                value = item[child.unique]
+                line = next((_line(v) for k, v in item_node.value if getattr(k, "value", None) == child.unique),
+                            _line(item_node))
+                if value in first:
+                    raise ConfigError(f"{child.unique} {value!r} is already used (line {first[value]})",
+                                      source=source, line=line, key=f"{dotted}[{i}].{child.unique}")
+                first[value] = line
+        return items
     try:
         return child.parse(yaml.safe_load(yaml.serialize(value_node)))
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(str(e), source=source, line=_line(value_node), key=dotted) from None
-
-
-def _validate_items(child: ListOf, value_node: yaml.SequenceNode, source: str, dotted: str) -> list[Settings]:
-    items: list[Settings] = []
-    seen: dict[str, dict[Any, int]] = {key: {} for key in child.unique}
-    for i, item in enumerate(value_node.value):
-        settings = _validate(child.item, item, source, f"{dotted}[{i}].")
-        lines = {k.value: _line(v) for k, v in item.value}  # _validate made sure it is a mapping
-        for key in child.required:
-            if settings[key] in ("", None, []):
-                raise ConfigError("required, and not set", source=source, line=lines.get(key, _line(item)),
-                                  key=f"{dotted}[{i}].{key}")
-        for key in child.unique:
-            value = settings[key]
-            if value in seen[key]:
-                raise ConfigError(f"{value!r} is already used by {dotted}[{seen[key][value]}]", source=source,
-                                  line=lines.get(key, _line(item)), key=f"{dotted}[{i}].{key}")
-            seen[key][value] = i
-        items.append(settings)
-    return items
 
 
 def _closest(key: str, options: Mapping[str, Any]) -> str | None:

@@ -16,12 +16,25 @@ import time
 from dataclasses import dataclass
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import ConfigError, ListOf, Option, Section, Settings
+from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
 from agent.devices import ipp, ipp_status, snmp_printer
 from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
 
 LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
+
+def _check_printer(p: Settings) -> None:
+    for key in ("name", "address"):
+        if not p[key].strip():
+            raise InvalidSettingError(key, "required, and not set")
+    if not (p.ipp or p.snmp or p.queue):
+        raise InvalidSettingError("ipp", "nothing to ask: turn on ipp or snmp, or name a queue")
+    if p.ipp and p.ipp_uri:
+        try:
+            ipp.endpoint_from_uri(p.ipp_uri)
+        except ipp.IppError as e:
+            raise InvalidSettingError("ipp_uri", str(e)) from None
+
 
 PRINTER_ITEM = Section("printer", "A network printer.", (
     Option("name", "str", "", "Name shown in metrics and reports; any text, e.g. \"Máy in một cửa\" (required)."),
@@ -38,7 +51,7 @@ PRINTER_ITEM = Section("printer", "A network printer.", (
     Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
     Option("snmp_timeout", "duration", 1.0, "Timeout of one SNMP request.", minimum=0.05),
     Option("snmp_retries", "int", 1, "Retries of one SNMP request.", minimum=0, maximum=5),
-))
+), check=_check_printer)
 
 
 @dataclass(frozen=True)
@@ -50,21 +63,16 @@ class NetworkPrinter:
     snmp: snmp_printer.Target | None
 
 
-def network_printers(items: list[Settings], key: str = "collectors.printers.printers") -> list[NetworkPrinter]:
+def network_printers(items: list[Settings]) -> list[NetworkPrinter]:
+    """The configured printers (already checked by `_check_printer`)."""
     out = []
-    for i, p in enumerate(items):
+    for p in items:
         endpoint = None
         if p.ipp:
             host = f"[{p.address}]" if ":" in p.address else p.address
-            uri = p.ipp_uri or f"ipp://{host}:631/ipp/print"
-            try:
-                endpoint = ipp.endpoint_from_uri(uri, tls_verify=p.tls_verify)
-            except ipp.IppError as e:
-                raise ConfigError(str(e), key=f"{key}[{i}].ipp_uri") from None
+            endpoint = ipp.endpoint_from_uri(p.ipp_uri or f"ipp://{host}:631/ipp/print", tls_verify=p.tls_verify)
         target = snmp_printer.Target(p.address, p.snmp_port, p.community, p.version, p.snmp_timeout,
                                      p.snmp_retries) if p.snmp else None
-        if endpoint is None and target is None and not p.queue:
-            raise ConfigError("nothing to ask: turn on ipp or snmp, or name a queue", key=f"{key}[{i}]")
         out.append(NetworkPrinter(p.name, p.address, p.queue, endpoint, target))
     return out
 
@@ -92,7 +100,7 @@ class PrintersCollector(Collector):
                "reported unreachable. Keep the collector's timeout above "
                "device_timeout x ceil(printers / concurrency).", minimum=0.1),
         ListOf("printers", "Network printers to ask over IPP and SNMP (none by default).", PRINTER_ITEM,
-               required=("name", "address"), unique=("name",)),
+               unique="name"),
     )
     default_interval = 60.0
     default_timeout = 30.0

@@ -13,17 +13,26 @@ import concurrent.futures
 import time
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import ListOf, Option, Section, Settings
+from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
 from agent.devices.escl import EsclScanner
 from agent.devices.sane import SaneOptions
 from agent.devices.scanner_status import MISSING, ScannerStatus
+
+
+def _check_escl(s: Settings) -> None:
+    for key in ("name", "url"):
+        if not s[key].strip():
+            raise InvalidSettingError(key, "required, and not set")
+    if not s.url.lower().startswith(("http://", "https://")):
+        raise InvalidSettingError("url", f"expected an http:// or https:// URL, got {s.url!r}")
+
 
 ESCL_ITEM = Section("scanner", "An eSCL (AirScan) network scanner.", (
     Option("name", "str", "", "Name shown in metrics and reports; any text (required)."),
     Option("url", "str", "", "eSCL base URL, e.g. http://192.168.1.30/eSCL (required)."),
     Option("tls_verify", "bool", True, "For https: check the scanner's certificate."),
     Option("timeout", "duration", 5.0, "Time given to the scanner to answer.", minimum=0.1),
-))
+), check=_check_escl)
 
 
 class ScannersCollector(Collector):
@@ -41,7 +50,7 @@ class ScannersCollector(Collector):
         Option("forget_after", "duration", 86400.0,
                "A local scanner that disappears is reported missing for this long, then forgotten.", minimum=0),
         ListOf("escl", "eSCL (AirScan) network scanners to ask (none by default).", ESCL_ITEM,
-               required=("name", "url"), unique=("name",)),
+               unique="name"),
     )
     default_interval = 120.0
     default_timeout = 40.0
