@@ -13,13 +13,12 @@ from typing import Any
 from agent.devices import ipp
 from agent.devices.printer_status import (
     NOT_ACCEPTING,
-    PAUSED,
-    STOPPED,
     SourceStatus,
     Supply,
     clean_supply_name,
     kind_from_ipp_type,
     problems_from_ipp_reasons,
+    stopped_problem,
     unique_names,
 )
 
@@ -98,10 +97,9 @@ def status_from_attributes(attrs: dict[str, list[Any]], source: str) -> SourceSt
     reasons = tuple(str(r) for r in attrs.get("printer-state-reasons") or [] if r and str(r) != "none")
     accepting = ipp.one(attrs, "printer-is-accepting-jobs")
     problems = problems_from_ipp_reasons(reasons)
-    if state == "stopped" and PAUSED not in problems:
-        problems.add(STOPPED)
     if accepting is False:
         problems.add(NOT_ACCEPTING)
+    problems |= stopped_problem(state, problems)
     supplies = parse_marker_levels(attrs)
     if not supplies and attrs.get("printer-supply"):
         supplies = parse_printer_supply(attrs["printer-supply"], attrs.get("printer-supply-description") or [])

@@ -30,6 +30,13 @@ BLOCKING: frozenset[str] = frozenset({
     MARKER_WASTE_FULL, QUEUE_STUCK, UNREACHABLE, MISSING,
 })
 
+def stopped_problem(state: str, problems: set[str]) -> set[str]:
+    """`stopped` when the printer says it stopped and no blocking problem already says why."""
+    if state == "stopped" and not (problems & BLOCKING):
+        return {STOPPED}
+    return set()
+
+
 # Supply kinds: what a supply running out means.
 TONER, WASTE, PART = "toner", "waste", "part"
 

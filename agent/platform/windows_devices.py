@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.devices.ipp_status import clean_message
-from agent.devices.printer_status import PAUSED, STOPPED, SourceStatus, problems_from_ipp_reasons
+from agent.devices.printer_status import SourceStatus, problems_from_ipp_reasons, stopped_problem
 from agent.devices.scanner_status import DEVICE_ERROR, ScannerStatus
 
 PRINTERS_PS = (
@@ -92,7 +92,7 @@ def _str(obj: dict[str, Any], key: str) -> str:
 
 # Win32_Printer.PrinterStatus
 _PRINTER_STATUS = {3: ("idle", ()), 4: ("processing", ()), 5: ("processing", ()),
-                   6: ("stopped", ("stopped-partly",)), 7: ("stopped", ("offline",))}
+                   6: ("stopped", ()), 7: ("stopped", ("offline",))}
 # DetectedErrorState and ExtendedDetectedErrorState as IPP printer-state-reasons keywords,
 # so that every source shares one mapping to problems.
 _DETECTED_ERROR = {3: "media-low", 4: "media-empty", 5: "toner-low", 6: "toner-empty", 7: "door-open",
@@ -176,8 +176,7 @@ def parse_printers(text: str, now: float) -> dict[str, SourceStatus]:
         ages = [max(0.0, now - t) for t in waiting if t is not None]
         port = _PORT_ADDRESS.match(_str(p, "PortName"))
         problems = problems_from_ipp_reasons(reasons)
-        if state == "stopped" and PAUSED not in problems:
-            problems.add(STOPPED)
+        problems |= stopped_problem(state, problems)
         out[name] = SourceStatus(
             source="windows",
             state=state,
