@@ -197,9 +197,10 @@ def snmpsim(tmp: Path, communities: dict[str, str] | None = None) -> Iterator[in
     for community, recording in (communities or {r: r for r in recordings}).items():
         shutil.copyfile(SNMPREC_DIR / f"{recording}.snmprec", data / f"{community}.snmprec")
     port = free_udp_port()
-    exe = shutil.which("snmpsim-command-responder") or str(Path(sys.executable).parent / "snmpsim-command-responder")
+    sibling = Path(sys.executable).parent / "snmpsim-command-responder"  # the tests' own environment first
+    exe = str(sibling) if sibling.exists() else need("snmpsim-command-responder")
     args = [exe, f"--data-dir={data}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-            f"--cache-dir={tmp / 'snmpsim-cache'}", "--logging-method=stderr", "--log-level=info"]
+            f"--cache-dir={tmp / 'snmpsim-cache'}", "--logging-method=stderr", "--log-level=error"]
     if os.geteuid() == 0:
         args += ["--process-user=root", "--process-group=root"]
     log = tmp / f"snmpsim-{port}.log"

@@ -206,6 +206,10 @@ class PrintersCollector(Collector):
             if queue and queue in local and queue not in bound:
                 bound[queue] = local[queue]
                 network[p.name] = [local[queue], *network.get(p.name, [])]
+            elif p.queue and p.queue not in local:  # the queue named in the config is not there
+                source = next((q.source for q in local.values()), "queue")
+                network[p.name] = [SourceStatus(source, reachable=False, error=f"no queue named {p.queue!r}",
+                                                problems={MISSING}), *network.get(p.name, [])]
         s = self.settings
         views = [merge(name, [status], supply_low_ratio=s.supply_low_ratio, queue_stuck_after=s.queue_stuck_after)
                  for name, status in sorted(local.items()) if name not in bound]

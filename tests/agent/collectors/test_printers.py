@@ -404,3 +404,13 @@ def test_default_config_asks_no_network_printer(tmp_path):
     c = printers("", tmp_path, no_local_cups())
     assert c.network == []
     assert Run(c).samples == []
+
+
+def test_configured_queue_that_does_not_exist(cups, tmp_path):
+    cfg = (f"collectors:\n  printers:\n    cups_server: \"{cups.server}\"\n    printers:\n"
+           f"      - name: Máy in tầng 1\n        address: 127.0.0.1\n        queue: khong_co\n"
+           f"        ipp: false\n        snmp: false\n")
+    run = Run(printers(cfg, tmp_path))
+    assert run.ok
+    assert run.value("wardwatch_printer_up", printer="Máy in tầng 1") == 0
+    assert run.problems("Máy in tầng 1") == {"missing"}
