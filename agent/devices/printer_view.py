@@ -74,8 +74,7 @@ def merge(name: str, statuses: Sequence[SourceStatus], *, supply_low_ratio: floa
     view = PrinterView(name, list(statuses))
     reachable = [s for s in statuses if s.reachable]
     for s in statuses:
-        if s.source in LOCAL_SOURCES or s.reachable:
-            view.problems |= s.problems  # a local queue that vanished says so (missing, unreachable)
+        view.problems |= s.problems  # an unanswered network source has none; a vanished queue says "missing"
     network = [s for s in statuses if s.source in NETWORK_SOURCES]
     if network and not any(s.reachable for s in network):
         view.problems.add(UNREACHABLE)
