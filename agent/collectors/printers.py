@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
 
 LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
+log = logging.getLogger("wardwatch.printers")
 
 def _check_printer(p: Settings) -> None:
     for key in ("name", "address"):
@@ -109,6 +111,20 @@ class PrintersCollector(Collector):
         super().__init__(settings, context)
         self.network = network_printers(list(settings.printers))
         self._known: dict[str, tuple[float, SourceStatus]] = {}  # local queues seen: last time, last status
+        self._errors: dict[tuple[str, str], str] = {}  # (printer or "", source) -> last error logged
+
+    def _note(self, printer: str, source: str, error: str) -> None:
+        """Log a source's error when it appears or changes, and its recovery; never every run."""
+        key = (printer, source)
+        before = self._errors.get(key, "")
+        if error and error != before:
+            log.warning("%s%s did not answer: %s", f"printer {printer!r}: " if printer else "", source, error)
+        elif before and not error:
+            log.info("%s%s answers again", f"printer {printer!r}: " if printer else "", source)
+        if error:
+            self._errors[key] = error
+        else:
+            self._errors.pop(key, None)
 
     # --- sources -------------------------------------------------------------------
 
@@ -127,6 +143,7 @@ class PrintersCollector(Collector):
                 if not self._known:
                     return {}, None  # no local print system: nothing to report, not a failure
                 error = "the local print system no longer answers"
+        self._note("", "local print system", error)
         for name, (seen, _) in list(self._known.items()):
             if now - seen > self.settings.forget_after:
                 del self._known[name]
@@ -164,6 +181,9 @@ class PrintersCollector(Collector):
         finally:
             session.close()
             pool.shutdown(wait=False, cancel_futures=True)
+        for name, statuses in results:
+            for st in statuses:
+                self._note(name, st.source, st.error)
         return dict(results)
 
     async def _ask(self, p: NetworkPrinter, session: snmp_printer.Session,

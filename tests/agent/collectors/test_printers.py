@@ -414,3 +414,17 @@ def test_configured_queue_that_does_not_exist(cups, tmp_path):
     assert run.ok
     assert run.value("wardwatch_printer_up", printer="Máy in tầng 1") == 0
     assert run.problems("Máy in tầng 1") == {"missing"}
+
+
+def test_community_never_in_logs_errors_or_metrics(snmp_port, tmp_path, caplog):
+    secret = "s3cr3t-c0mmunity"
+    cfg = (f"collectors:\n  printers:\n    local_queues: false\n    device_timeout: 2s\n    printers:\n"
+           f"      - name: Máy in\n        address: 127.0.0.1\n        ipp: false\n        snmp_port: {snmp_port}\n"
+           f"        community: {secret}\n        snmp_timeout: 0.3\n        snmp_retries: 0\n")
+    caplog.set_level("DEBUG")
+    collector = printers(cfg, tmp_path)
+    run = Run(collector)
+    assert run.problems("Máy in") == {"unreachable"}
+    assert "did not answer" in caplog.text  # the failure is logged...
+    assert secret not in caplog.text         # ...without the community
+    assert secret not in repr(run.samples) and secret not in repr(collector.network)
