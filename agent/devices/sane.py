@@ -37,7 +37,11 @@ _LOCAL_ONLY_SETTINGS = {"pixma.conf": "networking=no\n"}
 
 
 class SaneError(Exception):
-    """scanimage failed, hung and was killed, or is not installed."""
+    """scanimage failed, or hung and was killed."""
+
+
+class SaneNotInstalledError(SaneError):
+    """The listing command is not on this PC (and was not given as a path)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,10 @@ def run_list(options: SaneOptions) -> str:
         try:
             proc = subprocess.Popen(list(options.command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        except FileNotFoundError:
+            if os.sep not in options.command[0]:
+                raise SaneNotInstalledError(f"{options.command[0]} is not installed") from None
+            raise SaneError(f"cannot run {options.command[0]}: no such file") from None
         except OSError as e:
             raise SaneError(f"cannot run {options.command[0]}: {e.strerror or e}") from None
         try:
@@ -160,4 +168,10 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def scanners(options: SaneOptions) -> list[ScannerStatus]:
-    return [ScannerStatus(d.name, "sane", d.vendor, d.model) for d in parse_list(run_list(options))]
+    """SANE's scanners; none when SANE is not installed (a PC without it has no local
+    scanner to report, as a PC without CUPS has no queue). Raises when SANE fails or hangs."""
+    try:
+        text = run_list(options)
+    except SaneNotInstalledError:
+        return []
+    return [ScannerStatus(d.name, "sane", d.vendor, d.model) for d in parse_list(text)]

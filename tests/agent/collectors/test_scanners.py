@@ -73,7 +73,14 @@ def test_sane_listing_that_fails(tmp_path):
            f"    sane_command: [{tmp_path / 'no-such-scanimage'}, -L]\n")
     run = Run(scanners(cfg, tmp_path, LinuxPlatform()))
     assert not run.ok
-    assert "cannot run" in run.result.error
+    assert "cannot run" in run.result.error and "no such file" in run.result.error
+
+
+def test_no_sane_on_this_pc_is_nothing_to_report(tmp_path):
+    cfg = (f"collectors:\n  scanners:\n    sane_config_dir: {sane_config(tmp_path)}\n"
+           "    sane_command: [wardwatch-no-such-scanimage, -L]\n")
+    run = Run(scanners(cfg, tmp_path, LinuxPlatform()))
+    assert run.ok and run.samples == []
 
 
 def test_default_sane_config_keeps_network_backends_out(tmp_path):
