@@ -43,6 +43,10 @@ class Cupsd:
     def server(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def socket(self) -> str:
+        return str(self.root / "cups.sock")
+
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a CUPS client command (lpadmin, lp, cupsdisable...) against this cupsd."""
         env = {**os.environ, "CUPS_SERVER": self.server, "LANG": "C.UTF-8"}
@@ -70,6 +74,7 @@ def cupsd(tmp: Path) -> Iterator[Cupsd]:
     port = free_port()
     (root / "conf" / "cupsd.conf").write_text(f"""\
 Listen 127.0.0.1:{port}
+Listen {root}/cups.sock
 LogLevel info
 MaxLogSize 0
 DefaultAuthType None

@@ -122,6 +122,11 @@ def test_no_cups_configured_and_none_reachable_reports_nothing(tmp_path, cups):
     run = Run(printers("", tmp_path, found))
     assert run.value("wardwatch_printer_up", printer="auto_found") == 1
     assert run.value("wardwatch_printer_spooler_up") == 1
+    # and through CUPS's UNIX socket, which is looked at first
+    by_socket = LinuxPlatform(cups_sockets=(cups.socket,), cups_ports=())
+    run = Run(printers("", tmp_path, by_socket))
+    assert run.ok, run.result.error
+    assert run.value("wardwatch_printer_up", printer="auto_found") == 1
 
 
 def test_cups_that_stops_answering(tmp_path):
