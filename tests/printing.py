@@ -136,6 +136,8 @@ def dnssd(tmp: Path) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         if not _bus_up():
             Path("/run/dbus").mkdir(parents=True, exist_ok=True)
+            # once the bus we start is stopped, its socket file is left behind: remove it then
+            stack.callback(lambda: None if _bus_up() else Path(SYSTEM_BUS).unlink(missing_ok=True))
             stack.enter_context(process([need("dbus-daemon"), "--system", "--nofork", "--nopidfile"],
                                         ready=_bus_up, log=tmp / "dbus.log", timeout=15))
         if not _avahi_up():
