@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from agent.collectors.base import Collector
 from agent.collectors.hardware import HardwareCollector
+from agent.collectors.printers import PrintersCollector
+from agent.collectors.scanners import ScannersCollector
 
 REGISTRY: tuple[type[Collector], ...] = (
     HardwareCollector,
+    PrintersCollector,
+    ScannersCollector,
 )
 
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from agent.platform import SystemInfo
+
+if TYPE_CHECKING:
+    from agent.devices.printer_status import SourceStatus
+    from agent.devices.sane import SaneOptions
+    from agent.devices.scanner_status import ScannerStatus
 
 # Filesystems that live on a fixed local disk; everything else (tmpfs, squashfs
 # of snaps, network mounts, overlay of containers) is not a "fixed disk".
@@ -43,8 +49,13 @@ def parse_cpu_model(cpuinfo: str) -> str:
 class LinuxPlatform:
     name = "linux"
 
-    def __init__(self, root: str = "/"):
+    def __init__(self, root: str = "/", cups_sockets: tuple[str, ...] | None = None,
+                 cups_ports: tuple[tuple[str, int], ...] = (("127.0.0.1", 631), ("::1", 631))):
         self.root = Path(root)
+        # Where a local CUPS is looked for when no server is configured.
+        self.cups_sockets = cups_sockets if cups_sockets is not None else (
+            str(self.root / "run/cups/cups.sock"), str(self.root / "var/run/cups/cups.sock"))
+        self.cups_ports = cups_ports
 
     def _read(self, rel: str) -> str:
         try:
@@ -79,3 +90,16 @@ class LinuxPlatform:
 
     def default_state_dir(self) -> str:
         return "/var/lib/wardwatch"
+
+    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+        from agent.devices import ipp_status
+
+        server = cups_server or ipp_status.find_local_cups(self.cups_sockets, self.cups_ports, min(timeout, 2.0))
+        if server is None:
+            return None
+        return ipp_status.cups_queues(server, timeout)
+
+    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+        from agent.devices import sane as sane_
+
+        return sane_.scanners(sane)

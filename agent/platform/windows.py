@@ -13,11 +13,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from agent.platform import SystemInfo
+
+if TYPE_CHECKING:
+    from agent.devices.printer_status import SourceStatus
+    from agent.devices.sane import SaneOptions
+    from agent.devices.scanner_status import ScannerStatus
 
 SYSTEM_INFO_PS = (
     "$ErrorActionPreference='Stop';"
@@ -105,3 +110,15 @@ class WindowsPlatform:
 
     def default_state_dir(self) -> str:
         return os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "wardwatch")
+
+    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+        """The spooler's queues (`cups_server` does not apply on Windows)."""
+        from agent.platform import windows_devices
+
+        return windows_devices.print_queues(self.run, time.time())
+
+    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+        """WIA scanners (the SANE options do not apply on Windows)."""
+        from agent.platform import windows_devices
+
+        return windows_devices.scanners(self.run)
