@@ -98,6 +98,7 @@ class Exposition:
     def add_source(self, name: str, source: Source) -> None:
         with self._lock:
             self._sources[name] = source
+        self.refresh()  # its samples show from now on, not from the next collection
 
     def remove_source(self, name: str) -> None:
         with self._lock:
