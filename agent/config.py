@@ -168,11 +168,24 @@ class Option:
         return out
 
 
+class InvalidSettingError(ValueError):
+    """Raised by a `Section.check` when options are fine one by one but not together;
+    `key` is the option at fault, relative to the section (its line is reported)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
 @dataclass(frozen=True)
 class Section:
     key: str
     help: str
     children: tuple[Option | Section | ListOf, ...] = ()
+    # Checks across the section's options once each is valid (e.g. "kind: tcp needs a port");
+    # raises InvalidSettingError. Reported with the file, the line and the dotted key like any other error.
+    check: Callable[[Settings], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,7 @@ class ListOf:
     help: str
     item: Section
     default: tuple[Mapping[str, Any], ...] = ()
+    unique: str | None = None  # an item key whose value must differ between items (e.g. "name")
 
 
 Node = Option | Section | ListOf
@@ -239,6 +253,23 @@ SPEC = Section("spec", "Minimum PC configuration for the virtualized client (the
            "(e.g. \"Windows 10\", \"Windows 11\", \"Ubuntu 22.04\"); empty allows any."),
 ))
 
+THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one place these live). The agent exports "
+                     "the raw readings too, so alert rules can decide for themselves.", (
+    Option("wan_rtt_degraded", "duration", 0.2,
+           "A WAN target whose median round-trip time over the window is above this is degraded.", minimum=0),
+    Option("wan_loss_degraded", "float", 0.05,
+           "A WAN target losing more than this share of its probes over the window is degraded.",
+           minimum=0, maximum=1),
+    Option("wan_jitter_degraded", "duration", 0.05,
+           "A WAN target whose jitter (mean change between consecutive round-trip times) over the window "
+           "is above this is degraded.", minimum=0),
+    Option("wan_failures_down", "int", 2,
+           "Consecutive failed probe rounds after which a WAN target is down (the outage is counted from "
+           "the first of them).", minimum=1),
+    Option("wan_cert_expiry_warning", "duration", 14 * 86400.0,
+           "A TLS certificate expiring sooner than this fails `check`.", minimum=0),
+))
+
 WEB = Section("web", "How /metrics is served.", (
     Option("listen", "listen", f":{DEFAULT_PORT}",
            "Address to serve /metrics and /healthz on; :PORT means every interface."),
@@ -288,6 +319,7 @@ def schema() -> Section:
                "(Linux) or %ProgramData%\\wardwatch (Windows)."),
         WEB,
         SPEC,
+        THRESHOLDS,
         Section("collectors", "Per-collector switches, schedules and options.",
                 tuple(collector_section(c) for c in REGISTRY)),
         PUSH,
@@ -378,7 +410,14 @@ def _validate(section: Section, node: yaml.Node, source: str, prefix: str) -> Se
             out[key] = (defaults(child) if isinstance(child, Section)
                         else defaults(Section("", "", (child,)))[key] if isinstance(child, ListOf)
                         else _copy(child.default))
-    return Settings(out)
+    settings = Settings(out)
+    if section.check is not None:
+        try:
+            section.check(settings)
+        except InvalidSettingError as e:
+            line = next((_line(v) for k, v in node.value if getattr(k, "value", None) == e.key), _line(node))
+            raise ConfigError(e.message, source=source, line=line, key=prefix + e.key) from None
+    return settings
 
 
 def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str) -> Any:
@@ -389,7 +428,18 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
     if isinstance(child, ListOf):
         if not isinstance(value_node, yaml.SequenceNode):
             raise ConfigError("expected a list", source=source, line=_line(value_node), key=dotted)
-        return [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        items = [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        if child.unique:
+            first: dict[Any, int] = {}
+            for i, (item, item_node) in enumerate(zip(items, value_node.value, strict=True)):
+                value = item[child.unique]
+                line = next((_line(v) for k, v in item_node.value if getattr(k, "value", None) == child.unique),
+                            _line(item_node))
+                if value in first:
+                    raise ConfigError(f"{child.unique} {value!r} is already used (line {first[value]})",
+                                      source=source, line=line, key=f"{dotted}[{i}].{child.unique}")
+                first[value] = line
+        return items
     try:
         return child.parse(yaml.safe_load(yaml.serialize(value_node)))
     except (ValueError, yaml.YAMLError) as e:
