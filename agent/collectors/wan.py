@@ -20,7 +20,7 @@ from agent.config import ListOf, Option
 from agent.wan import dns, http, icmp, tcp, tls
 from agent.wan.health import BUCKETS, Counters, TargetHealth, Thresholds
 from agent.wan.result import ProbeResult
-from agent.wan.scheduler import Scheduler
+from agent.wan.scheduler import SPREAD, Scheduler
 from agent.wan.state import OwnerLock, StateStore
 from agent.wan.targets import TARGET, Target, auto_targets, from_settings
 
@@ -181,7 +181,7 @@ class WanCollector(Collector):
 
     def _wait_first_round(self) -> None:
         """The first collect after starting waits (bounded) until every target has had a round."""
-        bound = max(t.round_bound for t in self.targets) + 1.0
+        bound = max(t.round_bound for t in self.targets) + SPREAD + 1.0
         deadline = self._running_since + min(bound, self.settings.timeout * 0.8)
         with self._first_round:
             while not all(h.last is not None for h in self.health.values()):

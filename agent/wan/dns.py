@@ -2,7 +2,8 @@
 (RFC 1035 4.1): header, one question, answers read with name compression.
 
 Up when the server answers NOERROR with at least one record of the asked type
-(a CNAME chain ending in one counts). The round-trip time is query -> answer.
+(a CNAME chain ending in one counts). The round-trip time is query -> answer
+(the answer's kernel receive time on Linux, agent.wan.timing).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+from agent.wan import timing
 from agent.wan.resolve import resolve
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
@@ -104,18 +106,19 @@ def query(server: str, port: int, name: str, qtype: int, deadline: float) -> tup
     packet = build_query(ident, name, qtype)
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.connect((addr, port))
-        t0 = time.monotonic()
+        stamps = timing.enable_rx_timestamps(sock)
+        wall, t0 = time.time_ns(), time.monotonic()
         sock.send(packet)
         while True:
             sock.settimeout(remaining(deadline))
-            data = sock.recv(4096)
+            data, _, rx_ns = timing.recv(sock, stamps)
             t1 = time.monotonic()
             try:
                 answer = parse_response(data)
             except DNSFormatError:
                 continue  # not ours or garbage: keep waiting until the deadline
             if answer.ident == ident:
-                return answer, t1 - t0, t0
+                return answer, timing.best_rtt(t1 - t0, wall, rx_ns), t0
 
 
 def probe(target: Target) -> ProbeResult:

@@ -1,7 +1,7 @@
 """HTTP(S) probe with real phases, measured on our own socket:
 
     dns         resolving the URL's host
-    connect     TCP connect (also the target's round-trip time)
+    connect     TCP connect (the target's round-trip time is the handshake's, agent.wan.tcp.rtt)
     tls         TLS handshake (https)
     first_byte  request sent -> first byte of the answer (server time + one round trip)
     transfer    first byte -> the end of the body (read up to MAX_BODY)
@@ -20,7 +20,7 @@ from agent import __version__
 from agent.wan import tls
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
-from agent.wan.tcp import connect, remaining
+from agent.wan.tcp import connect, remaining, rtt
 
 MAX_BODY = 1 << 20
 PHASES = ("dns", "connect", "tls", "first_byte", "transfer")
@@ -49,10 +49,10 @@ def probe(target: Target) -> ProbeResult:
     phases: dict[str, float] = {}
     sock = None
     expiry = None
-    connect_s = 0.0
     try:
         sock, phases["dns"], connect_s, connect_at = connect(target.host, target.port, deadline)
         phases["connect"] = connect_s
+        handshake_rtt = rtt(sock, connect_s)
         if target.scheme == "https":
             sock, phases["tls"], expiry = tls.handshake(sock, target, deadline)
         sock.settimeout(remaining(deadline))
@@ -92,5 +92,5 @@ def probe(target: Target) -> ProbeResult:
         return failed(started, finished, "body_mismatch",
                       f"HTTP {status}, but the body does not match {target.body_regex.pattern!r}",
                       phases=phases, cert_expiry=expiry)
-    return ProbeResult(True, started, finished, 1, 1, (connect_s,), answered_at=connect_at, phases=phases,
+    return ProbeResult(True, started, finished, 1, 1, (handshake_rtt,), answered_at=connect_at, phases=phases,
                        cert_expiry=expiry)

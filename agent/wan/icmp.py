@@ -9,7 +9,7 @@ Sockets, in the order `modes` gives (default: dgram, then raw):
   token in the payload.
 When neither may be opened the round fails with `icmp_not_permitted` and says why.
 
-On Linux the receive time is the kernel's (SO_TIMESTAMPNS), so a busy Python
+On Linux the receive time is the kernel's (agent.wan.timing), so a busy Python
 process does not inflate the round-trip time; elsewhere it is taken on return
 from recv.
 """
@@ -23,19 +23,17 @@ import random
 import select
 import socket
 import struct
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.wan import timing
 from agent.wan.resolve import resolve
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
 
 MODES = ("dgram", "raw")
 PAYLOAD_SIZE = 56  # as ping(8)
-# SO_TIMESTAMPNS / SCM_TIMESTAMPNS (asm-generic/socket.h); Python does not export it.
-SO_TIMESTAMPNS = 35 if sys.platform.startswith("linux") else None
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 _DENIED = {errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT}
 
@@ -107,19 +105,6 @@ def parse_reply(data: bytes, family: int, mode: str) -> tuple[int, int, bytes] |
     return ident, seq, data[8:]
 
 
-def _recv(sock: socket.socket, stamps: bool) -> tuple[bytes, str, int | None]:
-    """(data, source address, kernel receive time in ns or None)."""
-    if stamps:
-        data, ancdata, _, src = sock.recvmsg(4096, socket.CMSG_SPACE(16))
-        for level, kind, cdata in ancdata:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
-                sec, nsec = struct.unpack("qq", cdata[:16])
-                return data, src[0], sec * 1_000_000_000 + nsec
-        return data, src[0], None
-    data, src = sock.recvfrom(4096)
-    return data, src[0], None
-
-
 def _same_address(a: str, b: str) -> bool:
     try:
         return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b.split("%")[0])
@@ -140,12 +125,7 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
         error, detail = classify(e)
         return failed(started, time.monotonic(), error, detail, sent=packets)
     with sock:
-        stamps = SO_TIMESTAMPNS is not None and hasattr(sock, "recvmsg")
-        if stamps:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            except OSError:
-                stamps = False
+        stamps = timing.enable_rx_timestamps(sock)
         sock.setblocking(False)
         ident = random.getrandbits(16)  # noqa: S311 - matching replies, not a secret
         seq0 = random.getrandbits(16)  # noqa: S311
@@ -177,14 +157,14 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
                 continue
             while True:
                 try:
-                    data, src, rx_ns = _recv(sock, stamps)
+                    data, src_addr, rx_ns = timing.recv(sock, stamps)
                 except (BlockingIOError, InterruptedError):
                     break
                 except OSError:  # an ICMP error queued on the socket (e.g. unreachable): keep listening
                     break
                 rx_mono = time.monotonic()
                 reply = parse_reply(data, family, mode)
-                if reply is None or not _same_address(src, addr):
+                if reply is None or not _same_address(src_addr[0], addr):  # type: ignore[index]
                     continue
                 r_ident, r_seq, r_payload = reply
                 if (mode == "raw" and r_ident != ident) or r_seq not in sent or r_seq in rtts:
@@ -192,9 +172,7 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
                 if not r_payload.startswith(token):
                     continue
                 tx_mono, tx_wall = sent[r_seq]
-                rtt = rx_mono - tx_mono
-                if rx_ns is not None and 0 < (rx_ns - tx_wall) / 1e9 <= rtt:
-                    rtt = (rx_ns - tx_wall) / 1e9
+                rtt = timing.best_rtt(rx_mono - tx_mono, tx_wall, rx_ns)
                 if rtt <= timeout:
                     rtts[r_seq] = rtt
     finished = time.monotonic()

@@ -1,6 +1,7 @@
 """One scheduler for every target: a timer thread keeps a heap of when each
 target is due and hands due rounds to a small pool of worker threads, so
-targets are probed concurrently, each on its own interval. A target whose
+targets are probed concurrently, each on its own interval (their first rounds
+spread over a second, so they do not keep firing in one burst). A target whose
 previous round is still running is not started again (its round is bounded by
 its timeout, so this only happens when the interval is too short for it).
 """
@@ -20,6 +21,7 @@ from agent.wan.targets import Target
 log = logging.getLogger("wardwatch.wan")
 
 Probe = Callable[[Target], ProbeResult]
+SPREAD = 1.0
 
 
 class Scheduler:
@@ -39,6 +41,11 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self.rounds_started = 0
         self.rounds_skipped = 0
+
+    def offset(self, i: int) -> float:
+        """When target i has its first round: the first rounds are spread over up to SPREAD seconds, so
+        that fifty targets with the same interval do not all fire (and compete for the CPU) at once."""
+        return i / len(self.targets) * min(self.targets[i].interval, SPREAD)
 
     def start(self) -> None:
         for i in range(self.workers if self.targets else 0):
@@ -62,7 +69,7 @@ class Scheduler:
 
     def _timer(self) -> None:
         now = time.monotonic()
-        heap = [(now, i) for i in range(len(self.targets))]  # every target right away, then on its interval
+        heap = [(now + self.offset(i), i) for i in range(len(self.targets))]
         heapq.heapify(heap)
         next_tick = now + self.tick_interval
         while not self._stop.is_set():

@@ -1,7 +1,8 @@
 """TCP connect probe, and the connect step the TLS and HTTP probes share.
 
-The round-trip time of a TCP target is its connect time (SYN to SYN-ACK, one
-network round trip), the name resolution before it not included.
+The round-trip time of a TCP target is its handshake (SYN to SYN-ACK, one
+network round trip) as the kernel measured it (agent.wan.timing), or the connect
+time where the kernel does not tell; the name resolution is not included.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
+from agent.wan import timing
 from agent.wan.resolve import resolve
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
@@ -22,7 +24,8 @@ def remaining(deadline: float) -> float:
 
 
 def connect(host: str, port: int, deadline: float) -> tuple[socket.socket, float, float, float]:
-    """(connected socket, resolve seconds, connect seconds, monotonic time the connect began)."""
+    """(connected socket, resolve seconds, connect seconds, monotonic time the connect began).
+    The connect seconds are as this process saw them; `rtt()` is the network's part."""
     t0 = time.monotonic()
     family, addr = resolve(host, port, deadline)
     t1 = time.monotonic()
@@ -39,6 +42,12 @@ def connect(host: str, port: int, deadline: float) -> tuple[socket.socket, float
     return sock, t1 - t0, t3 - t2, t2
 
 
+def rtt(sock: socket.socket, connect_seconds: float) -> float:
+    """The round trip of the handshake: the kernel's measure if it has one, else the connect time."""
+    kernel = timing.tcp_handshake_rtt(sock)
+    return kernel if kernel is not None and kernel <= connect_seconds else connect_seconds
+
+
 def probe(target: Target) -> ProbeResult:
     started = time.monotonic()
     deadline = started + target.timeout
@@ -47,5 +56,6 @@ def probe(target: Target) -> ProbeResult:
     except Exception as e:  # noqa: BLE001 - every failure becomes a classified result
         error, detail = classify(e)
         return failed(started, time.monotonic(), error, detail)
+    handshake = rtt(sock, connect_s)
     sock.close()
-    return ProbeResult(True, started, time.monotonic(), 1, 1, (connect_s,), answered_at=connect_at)
+    return ProbeResult(True, started, time.monotonic(), 1, 1, (handshake,), answered_at=connect_at)

@@ -13,7 +13,7 @@ import time
 from agent.wan import x509
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
-from agent.wan.tcp import connect, remaining
+from agent.wan.tcp import connect, remaining, rtt
 
 
 def context(target: Target) -> ssl.SSLContext:
@@ -48,6 +48,7 @@ def probe(target: Target) -> ProbeResult:
     sock = None
     try:
         sock, _, connect_s, connect_at = connect(target.host, target.port, deadline)
+        handshake_rtt = rtt(sock, connect_s)
         sock, tls_s, expiry = handshake(sock, target, deadline)
     except Exception as e:  # noqa: BLE001 - every failure becomes a classified result
         error, detail = classify(e)
@@ -55,5 +56,5 @@ def probe(target: Target) -> ProbeResult:
     finally:
         if sock is not None:
             sock.close()
-    return ProbeResult(True, started, time.monotonic(), 1, 1, (connect_s,), answered_at=connect_at,
+    return ProbeResult(True, started, time.monotonic(), 1, 1, (handshake_rtt,), answered_at=connect_at,
                        phases={"connect": connect_s, "tls": tls_s}, cert_expiry=expiry)
