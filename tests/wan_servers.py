@@ -214,3 +214,38 @@ def blackbox_probe(base: str, module: str, target: str, timeout: float = 10.0) -
             key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else "")
             out[key] = s.value
     return out
+
+
+# --- out of process (benchmarks: the servers' CPU is not the prober's) ---------------------------------
+
+
+@contextlib.contextmanager
+def servers_process(tmp: Path, cert: Cert) -> Iterator[dict]:
+    """HTTP, HTTPS and a TCP listener in a child process; yields {"plain": url, "https": url, "tcp": port}."""
+    import json
+    import sys
+
+    info = tmp / "servers.json"
+    args = [sys.executable, __file__, str(cert.cert), str(cert.key), str(info)]
+    with process(args, log=tmp / "servers.log", ready=info.exists):
+        yield json.loads(info.read_text())
+
+
+def _serve(cert_path: str, key_path: str, info: str) -> None:
+    import json
+    import signal
+
+    cert = Cert(Path(cert_path), Path(key_path), dt.datetime.now(dt.timezone.utc))
+    with http_server() as plain, http_server(cert) as https, tcp_listener() as tcp:
+        tmp = Path(info + ".tmp")
+        tmp.write_text(json.dumps({"plain": plain, "https": https, "tcp": tcp}))
+        tmp.rename(info)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    import sys
+
+    signal_mask = __import__("signal")
+    signal_mask.pthread_sigmask(signal_mask.SIG_BLOCK, {signal_mask.SIGTERM, signal_mask.SIGINT})
+    _serve(*sys.argv[1:4])

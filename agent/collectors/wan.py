@@ -66,6 +66,7 @@ class WanCollector(Collector):
 
     def __init__(self, settings, context):
         super().__init__(settings, context)
+        tls.clear_contexts()  # a new config (reload) reads CA files afresh
         targets = [from_settings(t) for t in settings.targets]
         if settings.auto:
             platform = context.platform

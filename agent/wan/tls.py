@@ -7,6 +7,7 @@ from the certificate's DER bytes either way (agent.wan.x509).
 
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 
@@ -17,8 +18,20 @@ from agent.wan.tcp import connect, remaining, rtt
 
 
 def context(target: Target) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=target.ca_file or None)
-    if not target.tls_verify:
+    return _context(target.ca_file, target.tls_verify)
+
+
+def clear_contexts() -> None:
+    """Forget cached contexts (a reload may come with a renewed CA file)."""
+    _context.cache_clear()
+
+
+@functools.lru_cache(maxsize=64)
+def _context(ca_file: str, verify: bool) -> ssl.SSLContext:
+    """Built once per (CA file, verify) and shared: loading the system's CA store costs ~20 ms of CPU,
+    too much to pay on every round. An SSLContext is safe to share between threads."""
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
