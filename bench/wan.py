@@ -6,8 +6,8 @@ network namespace of our own (reached over a veth; one of its ports drops every
 packet, so a cycle includes timeouts).
 
 Rows:
-- RTT median per kind, ours (the collector's background rounds) vs `ping` and vs
-  blackbox_exporter (its probe's own figure for the same round trip), same moments;
+- RTT median per kind, ours vs `ping` and vs blackbox_exporter (its probe's own
+  figure for the same round trip), the two probes taking turns on the same target;
 - the first cycle of 50 targets vs when the last one starts (first rounds are spread
   over a second) plus the slowest round (its timeout), and vs the sum of the rounds
   (what one-after-the-other probing would take);
@@ -56,11 +56,6 @@ def _ping_median(host: str, count: int) -> float:
     return statistics.median(times)
 
 
-def _window_rtts(c: WanCollector, name: str) -> list[float]:
-    with c._lock:
-        return [x for w in c.health[name]._window for x in w[3]]
-
-
 def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     samples = 10 if quick else 30
@@ -97,16 +92,23 @@ def run(quick: bool) -> list[Row]:
                 ({"name": "dns", "kind": "dns", "address": "127.0.0.1", "port": dns_port, "query": "portal.ward.test"},
                  "dns", f"127.0.0.1:{dns_port}", "probe_dns_duration_seconds{phase=request}", "dns query"),
             ]
-            c = _collector([{"role": "other", "interval": 0.2, "timeout": 0.15, **t} for t, *_ in acc], tmp / "s1")
+            # Paired: our probe, then blackbox's (then ping's, for ICMP), one after the other on the same
+            # target, so both meet the same machine (a DNS server woken from an idle CPU answers later).
+            c = _collector([{"role": "other", "interval": 1.0, "timeout": 0.5, **t} for t, *_ in acc], tmp / "s1")
+            by_name = {t.name: t for t in c.targets}
+            ours: dict[str, list[float]] = {}
             theirs: dict[str, list[float]] = {}
-            try:
-                c.collect()
-                for _ in range(samples):
-                    for t, module, target, series, _label in acc:
-                        theirs.setdefault(t["name"], []).append(blackbox_probe(bb, module, target)[series])
-                ours = {t["name"]: _window_rtts(c, t["name"]) for t, *_ in acc}
-            finally:
-                c.close()
+            for i in range(samples):
+                for t, module, target, series, _label in acc:
+                    if i % 2:  # take turns going first
+                        bbx = blackbox_probe(bb, module, target)
+                        mine = c._probe(by_name[t["name"]])
+                    else:
+                        mine = c._probe(by_name[t["name"]])
+                        bbx = blackbox_probe(bb, module, target)
+                    assert mine.ok and bbx["probe_success"] == 1, (t["name"], mine, bbx)
+                    ours.setdefault(t["name"], []).append(statistics.median(mine.rtts))
+                    theirs.setdefault(t["name"], []).append(bbx[series])
             for host, name in (("127.0.0.1", "icmp-lo"), (ns.there, "icmp-ns")):
                 label = "icmp loopback" if name == "icmp-lo" else "icmp veth host"
                 rows.append(Row(BENCH, f"RTT median, {label}", statistics.median(ours[name]) * 1e3, "ms", "ping",

@@ -51,7 +51,8 @@ class WanCollector(Collector):
                "Also probe this PC's default gateway (icmp, target auto-gateway) and its first DNS server "
                "(dns, target auto-dns)."),
         Option("auto_dns_query", "str", "dichvucong.gov.vn", "auto: the name the auto-dns target resolves."),
-        Option("auto_interval", "duration", 30.0, "auto: interval of the auto targets (timeout 5s).", minimum=5),
+        Option("auto_interval", "duration", 30.0,
+               "auto: interval of the auto targets (their timeout: 5s, or the interval less 1s).", minimum=5),
         Option("window", "duration", 300.0, "Rolling window of loss ratio, jitter and median round-trip time.",
                minimum=1),
         Option("icmp_socket", "str", "auto",
@@ -69,9 +70,7 @@ class WanCollector(Collector):
         tls.clear_contexts()  # a new config (reload) reads CA files afresh
         targets = [from_settings(t) for t in settings.targets]
         if settings.auto:
-            platform = context.platform
-            targets += auto_targets(platform.default_gateway(), platform.dns_servers(), settings.auto_dns_query,
-                                    settings.auto_interval, 5.0, {t.name for t in targets})
+            targets += self._auto_targets({t.name for t in targets})
         self.targets: list[Target] = targets
         self.thresholds = Thresholds.from_settings(context.config.thresholds)
         self.modes = ICMP_MODES[settings.icmp_socket]
@@ -91,6 +90,16 @@ class WanCollector(Collector):
         self._icmp_mode = ""
         self._probes = {"icmp": lambda t: icmp.probe(t, self.modes), "tcp": tcp.probe, "http": http.probe,
                         "dns": dns.probe, "tls": tls.probe}
+
+    def _auto_targets(self, taken: set[str]) -> list[Target]:
+        platform, s = self.context.platform, self.settings
+        try:
+            gateway, servers = platform.default_gateway(), platform.dns_servers()
+        except Exception as e:  # noqa: BLE001 - a PC whose network we cannot read still probes the rest
+            log.warning("wan: auto: cannot read this PC's gateway and DNS servers (%s); none added", e)
+            return []
+        return auto_targets(gateway, servers, s.auto_dns_query, s.auto_interval, min(5.0, s.auto_interval - 1.0),
+                            taken)
 
     # --- lifecycle -----------------------------------------------------------
 

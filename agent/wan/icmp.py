@@ -69,7 +69,8 @@ def open_socket(family: int, modes: Sequence[str] = MODES) -> tuple[socket.socke
         try:
             return socket.socket(family, kind, proto), mode
         except OSError as e:
-            if e.errno not in _DENIED:
+            # Windows: WSAEACCES for raw sockets without Administrator, WSAEPROTONOSUPPORT for datagram ones
+            if e.errno not in _DENIED and getattr(e, "winerror", None) is None:
                 raise
     raise IcmpNotPermittedError(errno.EPERM, not_permitted_detail())
 

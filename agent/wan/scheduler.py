@@ -41,6 +41,7 @@ class Scheduler:
         self._threads: list[threading.Thread] = []
         self.rounds_started = 0
         self.rounds_skipped = 0
+        self.wakeups = 0  # of the timer thread: it sleeps until the next due round or tick
 
     def offset(self, i: int) -> float:
         """When target i has its first round: the first rounds are spread over up to SPREAD seconds, so
@@ -73,6 +74,7 @@ class Scheduler:
         heapq.heapify(heap)
         next_tick = now + self.tick_interval
         while not self._stop.is_set():
+            self.wakeups += 1
             now = time.monotonic()
             while heap and heap[0][0] <= now:
                 due, i = heapq.heappop(heap)
@@ -90,10 +92,11 @@ class Scheduler:
                 if nxt <= now:  # fell behind (machine asleep, overloaded): no burst to catch up
                     nxt = now + target.interval
                 heapq.heappush(heap, (nxt, i))
-            if self.tick is not None and now >= next_tick:
-                self._run_tick()
+            if now >= next_tick:
+                if self.tick is not None:
+                    self._run_tick()
                 next_tick = now + self.tick_interval
-            until = min(heap[0][0] if heap else now + self.tick_interval, next_tick)
+            until = min(heap[0][0] if heap else next_tick, next_tick)
             self._wake.wait(max(0.0, until - time.monotonic()))
         if self.tick is not None:
             self._run_tick()

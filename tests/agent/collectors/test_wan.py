@@ -363,3 +363,14 @@ def test_same_verdicts_and_round_trip_times_as_blackbox_exporter(loopback, tmp_p
         lines.append(f"{name}: ours {a * 1e3:.3f} ms, blackbox_exporter {b * 1e3:.3f} ms")
         assert abs(a - b) <= max(0.2 * b, 0.001), lines[-1]
     print("\n" + "\n".join(lines))
+
+
+def test_example_config_in_docs_loads_with_portal_gateway_and_dns_targets(tmp_path):
+    """Loaded and turned into targets, never probed (its addresses are documentation ranges)."""
+    settings = cfg.load(REPO / "docs" / "examples" / "wan.yml")
+    c = WanCollector(settings.collectors.wan, Context(settings, current(), str(tmp_path)))
+    assert {t.role for t in c.targets} == {"portal", "gateway", "dns"}
+    assert {t.kind for t in c.targets} == {"http", "tls", "icmp", "tcp", "dns"}
+    documentation = ("192.0.2.", "198.51.100.", "203.0.113.")
+    assert all(t.host.startswith(documentation) or t.host.endswith(".example") for t in c.targets)
+    assert c.scheduler is None  # constructing a collector probes nothing

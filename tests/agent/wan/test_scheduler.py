@@ -87,3 +87,18 @@ def test_tick_runs_periodically_and_once_more_on_stop():
     n = len(ticks)
     time.sleep(0.3)
     assert len(ticks) == n  # stopped for good
+
+
+def test_timer_sleeps_between_rounds_with_or_without_a_tick():
+    """The timer thread wakes for due rounds and ticks only (a past bug spun once the first tick
+    time had passed with no tick to run)."""
+    with tcp_listener() as port:
+        for tick in (None, lambda: None):
+            s = Scheduler(targets(port, {"a": 0.2, "b": 0.2}), tcp.probe, lambda t, r: None, tick=tick,
+                          tick_interval=0.1)
+            s.start()
+            time.sleep(1.0)
+            s.stop()
+            # about 10 rounds and 10 ticks in that second; a spinning loop wakes millions of times
+            assert s.wakeups < 100, (tick, s.wakeups)
+            assert s.rounds_started >= 4
