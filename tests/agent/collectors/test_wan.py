@@ -374,3 +374,44 @@ def test_example_config_in_docs_loads_with_portal_gateway_and_dns_targets(tmp_pa
     documentation = ("192.0.2.", "198.51.100.", "203.0.113.")
     assert all(t.host.startswith(documentation) or t.host.endswith(".example") for t in c.targets)
     assert c.scheduler is None  # constructing a collector probes nothing
+
+
+def test_reload_hands_the_counters_over_to_the_new_config(tmp_path):
+    """SIGHUP: the old collector saves and lets go of the state before the new one reads it, so an
+    outage in progress stays one outage and its seconds keep adding up."""
+    from agent.app import Agent
+
+    closed = closed_port()
+    conf = tmp_path / "agent.yml"
+    state = tmp_path / "state"
+
+    def write(extra: list[dict]) -> None:
+        conf.write_text(yaml.safe_dump({"state_dir": str(state), "web": {"listen": f"127.0.0.1:{free_port()}"},
+                                        "thresholds": {"wan_failures_down": 1}, "collectors": {
+            "hardware": {"enabled": False}, "wan": {"interval": 1, "state_save_interval": 1, "targets": [
+                {"name": "gone", "role": "gateway", "kind": "tcp", "address": "127.0.0.1", "port": closed,
+                 "interval": 0.2, "timeout": 0.1}, *extra]}}}))
+
+    def wan(agent: Agent):
+        return agent.parts.runner._slots["wan"].collector
+
+    write([])
+    agent = Agent(str(conf))
+    agent.start()
+    try:
+        old = wan(agent)
+        wait_for(lambda: old.health["gone"].counters.outage_seconds > 0.5, timeout=10, what="an outage under way")
+        write([{"name": "extra", "kind": "tcp", "address": "127.0.0.1", "port": closed, "interval": 1,
+                "timeout": 0.1}])
+        assert agent.reload()
+        new = wan(agent)
+        assert new is not old and old.scheduler is None and new.persist
+        carried = json.loads((state / "wan-state.json").read_text())["targets"]["gone"]
+        wait_for(lambda: new.health["gone"].counters.outage_seconds > carried["outage_seconds_total"] + 0.3,
+                 timeout=10, what="the new collector counting on")
+        assert new.health["gone"].counters.outages == 1  # the same outage, not a new one
+        assert (state / "wan-state.lock").exists()
+    finally:
+        agent.stop()
+    assert not (state / "wan-state.lock").exists()
+    assert json.loads((state / "wan-state.json").read_text())["targets"]["gone"]["outages_total"] == 1

@@ -52,7 +52,7 @@ print(json.dumps({{"ok": r.ok, "mode": r.icmp_mode, "received": r.received, "sen
 
 
 def run_in(ns: NetNS, ping_range: str, drop: bool) -> dict:
-    ns.run("sysctl", "-q", "-w", f"net.ipv4.ping_group_range={ping_range}")
+    ns.run("sh", "-c", f"echo {ping_range} > /proc/sys/net/ipv4/ping_group_range")  # per namespace
     out = ns.run(sys.executable, "-c", CHILD.format(repo=str(REPO), drop=drop)).stdout
     return json.loads(out)
 
