@@ -151,9 +151,10 @@ class WanCollector(Collector):
     def _on_result(self, target: Target, r: ProbeResult) -> None:
         with self._lock:
             h = self.health[target.name]
-            was_down, before = h.counters.down, h.counters.outage_seconds
+            before = Counters(**vars(h.counters))
             changed = h.record(r)
-            self._dirty = self._dirty or changed or h.counters.outage_seconds != before
+            was_down = before.down
+            self._dirty = self._dirty or h.counters != before
             if r.cert_expiry is not None:
                 self._cert_expiry[target.name] = r.cert_expiry
             if r.phases and target.kind == "http":
@@ -166,10 +167,10 @@ class WanCollector(Collector):
         if changed and not was_down:
             log.log(level, "wan: %s (%s) is down: %s", target.name, target.address, r.detail)
         elif changed:
-            log.log(level, "wan: %s (%s) is up again; %.0fs of outage counted so far",
+            log.log(level, "wan: %s (%s) is up again; %.0fs of outage counted in all",
                     target.name, target.address, h.counters.outage_seconds)
         if r.error == "icmp_not_permitted" and h.rounds == 1:
-            log.error("wan: %s: %s", target.name, r.detail)
+            log.log(logging.ERROR if self.persist else logging.DEBUG, "wan: %s: %s", target.name, r.detail)
 
     def _save(self, force: bool = False) -> None:
         with self._lock:
