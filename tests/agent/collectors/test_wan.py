@@ -226,6 +226,7 @@ def test_outage_is_counted_while_nobody_scrapes_and_survives_an_agent_restart(tm
             saved = json.loads((tmp_path / "state" / "wan-state.json").read_text())["targets"]
             for n in names:
                 seconds = metric(before, "wardwatch_wan_outage_seconds_total", n)
+                print(f"{n}: outage counted {seconds:.3f}s, link down {outage:.3f}s")
                 assert abs(seconds - outage) <= INTERVAL + 0.15, (n, seconds, outage)
                 assert metric(before, "wardwatch_wan_outages_total", n) == 1
                 assert saved[n]["outage_seconds_total"] == pytest.approx(seconds)
@@ -272,6 +273,7 @@ def test_loss_ratio_matches_the_share_iptables_drops(tmp_path):
             c.close()
         counts = iptables_counts(ns)
     loss = one(samples, "wardwatch_wan_loss_ratio", target="lossy")
+    print(f"loss ratio {loss:.4f} (dropped with probability {DROP}; iptables: {counts})")
     assert abs(loss - DROP) <= TOLERANCE, loss
     # and against what iptables itself dropped (it may also have seen one round still in flight)
     assert abs(loss - counts["drop"] / counts["all"]) <= 0.02, (loss, counts)
