@@ -253,6 +253,23 @@ SPEC = Section("spec", "Minimum PC configuration for the virtualized client (the
            "(e.g. \"Windows 10\", \"Windows 11\", \"Ubuntu 22.04\"); empty allows any."),
 ))
 
+THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one place these live). The agent exports "
+                     "the raw readings too, so alert rules can decide for themselves.", (
+    Option("wan_rtt_degraded", "duration", 0.2,
+           "A WAN target whose median round-trip time over the window is above this is degraded.", minimum=0),
+    Option("wan_loss_degraded", "float", 0.05,
+           "A WAN target losing more than this share of its probes over the window is degraded.",
+           minimum=0, maximum=1),
+    Option("wan_jitter_degraded", "duration", 0.05,
+           "A WAN target whose jitter (mean change between consecutive round-trip times) over the window "
+           "is above this is degraded.", minimum=0),
+    Option("wan_failures_down", "int", 2,
+           "Consecutive failed probe rounds after which a WAN target is down (the outage is counted from "
+           "the first of them).", minimum=1),
+    Option("wan_cert_expiry_warning", "duration", 14 * 86400.0,
+           "A TLS certificate expiring sooner than this fails `check`.", minimum=0),
+))
+
 WEB = Section("web", "How /metrics is served.", (
     Option("listen", "listen", f":{DEFAULT_PORT}",
            "Address to serve /metrics and /healthz on; :PORT means every interface."),
@@ -332,6 +349,7 @@ def schema() -> Section:
                "(Linux) or %ProgramData%\\wardwatch (Windows)."),
         WEB,
         SPEC,
+        THRESHOLDS,
         Section("collectors", "Per-collector switches, schedules and options.",
                 tuple(collector_section(c) for c in REGISTRY)),
         PUSH,

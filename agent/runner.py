@@ -102,6 +102,11 @@ class Runner:
 
     def start(self) -> None:
         self._notify()
+        for slot in self._slots.values():
+            try:
+                slot.collector.start()
+            except Exception:  # noqa: BLE001 - one collector's background work must not stop the others
+                log.exception("collector %s failed to start its background work", slot.collector.name)
         for name in self._slots:
             t = threading.Thread(target=self._loop, args=(name,), name=f"collector-{name}", daemon=True)
             t.start()

@@ -26,6 +26,7 @@ BENCHES = (
     "scrape",
     "load",
     "printers",
+    "wan",
     "remote_write",
     "fuzz",
 )

@@ -51,6 +51,14 @@ class Platform(Protocol):
         listing fails or hangs past its timeout."""
         ...
 
+    def default_gateway(self) -> str | None:
+        """IPv4 address of the default gateway, or None (used by `collectors.wan.auto`)."""
+        ...
+
+    def dns_servers(self) -> list[str]:
+        """The DNS servers this PC asks, in order (used by `collectors.wan.auto`)."""
+        ...
+
 
 def current() -> Platform:
     if sys.platform == "win32":

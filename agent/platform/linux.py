@@ -3,8 +3,10 @@ so tests can point the platform at a tree of their own."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +46,33 @@ def parse_cpu_model(cpuinfo: str) -> str:
         if key.strip() in ("model name", "Model", "Processor") and value.strip():
             return value.strip()
     return ""
+
+
+def parse_default_gateway(route_table: str) -> str | None:
+    """The default route's gateway from /proc/net/route (hex, host byte order); lowest metric wins."""
+    best: tuple[int, str] | None = None
+    for line in route_table.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 8:
+            continue
+        try:
+            dest, gateway, flags, metric, mask = int(f[1], 16), int(f[2], 16), int(f[3], 16), int(f[6]), int(f[7], 16)
+        except ValueError:
+            continue
+        if dest == 0 and mask == 0 and flags & 0x1 and flags & 0x2:  # RTF_UP, RTF_GATEWAY
+            address = str(ipaddress.IPv4Address(struct.pack("<I", gateway)))
+            if best is None or metric < best[0]:
+                best = (metric, address)
+    return best[1] if best else None
+
+
+def parse_resolv_conf(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        f = line.split("#", 1)[0].split(";", 1)[0].split()
+        if len(f) >= 2 and f[0] == "nameserver":
+            out.append(f[1])
+    return out
 
 
 class LinuxPlatform:
@@ -103,3 +132,12 @@ class LinuxPlatform:
         from agent.devices import sane as sane_
 
         return sane_.scanners(sane)
+
+    def default_gateway(self) -> str | None:
+        return parse_default_gateway(self._read("proc/net/route"))
+
+    def dns_servers(self) -> list[str]:
+        servers = parse_resolv_conf(self._read("etc/resolv.conf"))
+        if servers == ["127.0.0.53"]:  # systemd-resolved's stub: ask what it asks
+            servers = parse_resolv_conf(self._read("run/systemd/resolve/resolv.conf")) or servers
+        return servers

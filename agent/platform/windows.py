@@ -35,6 +35,17 @@ SYSTEM_INFO_PS = (
 )
 
 
+NETWORK_PS = (
+    "$ErrorActionPreference='Stop';"
+    "[pscustomobject]@{"
+    "Gateway=(Get-NetRoute -DestinationPrefix '0.0.0.0/0' -ErrorAction SilentlyContinue | "
+    "Sort-Object RouteMetric | Select-Object -First 1 -ExpandProperty NextHop);"
+    "Dns=@(Get-DnsClientServerAddress -AddressFamily IPv4 | Where-Object { $_.ServerAddresses } | "
+    "Select-Object -ExpandProperty ServerAddresses)"
+    "} | ConvertTo-Json -Depth 3 -Compress"
+)
+
+
 class WindowsParseError(ValueError):
     pass
 
@@ -80,6 +91,31 @@ def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
     )
 
 
+def parse_network(text: str) -> tuple[str | None, list[str]]:
+    """(default gateway, DNS servers) from NETWORK_PS's JSON; ConvertTo-Json renders a one-element
+    array as a bare string and an empty one as null."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise WindowsParseError("PowerShell output is not a JSON object")
+    gateway = doc.get("Gateway")
+    if isinstance(gateway, list):
+        gateway = gateway[0] if gateway else None
+    gateway = str(gateway).strip() if gateway else None
+    if gateway == "0.0.0.0":  # an on-link default route has no gateway
+        gateway = None
+    dns = doc.get("Dns") or []
+    if isinstance(dns, str):
+        dns = [dns]
+    servers: list[str] = []
+    for d in dns:
+        if isinstance(d, str) and d.strip() and d.strip() not in servers:
+            servers.append(d.strip())
+    return gateway, servers
+
+
 def run_powershell(script: str, timeout: float = 30.0) -> str:
     return subprocess.run(
         ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
@@ -122,3 +158,9 @@ class WindowsPlatform:
         from agent.platform import windows_devices
 
         return windows_devices.scanners(self.run)
+
+    def default_gateway(self) -> str | None:
+        return parse_network(self.run(NETWORK_PS))[0]
+
+    def dns_servers(self) -> list[str]:
+        return parse_network(self.run(NETWORK_PS))[1]

@@ -46,9 +46,9 @@ Section = Callable[[list[Sample], str], list[Row]]
 
 
 def _sections() -> dict[str, Section]:
-    from agent.report import hardware, printers, scanners
+    from agent.report import hardware, printers, scanners, wan
 
-    return {"hardware": hardware.rows, "printers": printers.rows, "scanners": scanners.rows}
+    return {"hardware": hardware.rows, "printers": printers.rows, "scanners": scanners.rows, "wan": wan.rows}
 
 
 def build(results: Mapping[str, Result], lang: str) -> list[Row]:
