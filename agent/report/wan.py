@@ -8,7 +8,7 @@ import math
 import time
 
 from agent.collectors.base import Sample
-from agent.report import FAIL, PASS, UNKNOWN, Row, find
+from agent.report import FAIL, INFO, PASS, UNKNOWN, Row, find
 
 AREA = "wan"
 NO_TARGETS = {
@@ -153,7 +153,7 @@ def rows(samples: list[Sample], lang: str, now: float | None = None) -> list[Row
     now = time.time() if now is None else now
     if not find(samples, "wardwatch_wan_targets"):
         subject, detail = NO_TARGETS[lang]
-        return [Row(AREA, "targets", subject, UNKNOWN, detail=detail)]
+        return [Row(AREA, "targets", subject, INFO, detail=detail)]
     out = []
     for info in (s for s in samples if s.name == "wardwatch_wan_target_info"):
         target, role = info.labels["target"], info.labels["role"]
