@@ -25,8 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")  # noqa: F841 - subcommands register here
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _commands():
+        module.register(sub)
     return p
+
+
+def _commands() -> list:
+    """The explicit list of subcommand modules (each has register(subparsers))."""
+    from fleet import inventory_cmd, rollout_cmd
+
+    return [inventory_cmd, rollout_cmd]
 
 
 def main(argv: list[str] | None = None) -> int:

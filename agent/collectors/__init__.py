@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from agent.collectors.base import Collector
 from agent.collectors.hardware import HardwareCollector
+from agent.collectors.vclient import VclientCollector
 
 REGISTRY: tuple[type[Collector], ...] = (
     HardwareCollector,
+    VclientCollector,
 )
 
 

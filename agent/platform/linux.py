@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from agent.platform import SystemInfo
+from agent.platform import Software, SystemInfo
 
 # Filesystems that live on a fixed local disk; everything else (tmpfs, squashfs
 # of snaps, network mounts, overlay of containers) is not a "fixed disk".
@@ -38,6 +38,22 @@ def parse_cpu_model(cpuinfo: str) -> str:
         if key.strip() in ("model name", "Model", "Processor") and value.strip():
             return value.strip()
     return ""
+
+
+def parse_dpkg_status(text: str) -> list[Software]:
+    """dpkg's status file (deb-control(5) stanzas): the packages whose Status is "install ok installed"."""
+    out: list[Software] = []
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if not line or line[0] in " \t":  # continuation lines (Description, Conffiles)
+                continue
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        if fields.get("Package") and fields.get("Status", "").split()[-1:] == ["installed"]:
+            out.append(Software(fields["Package"], fields.get("Version", "")))
+    return out
 
 
 class LinuxPlatform:
@@ -79,3 +95,11 @@ class LinuxPlatform:
 
     def default_state_dir(self) -> str:
         return "/var/lib/wardwatch"
+
+    def installed_software(self, dpkg_status: str) -> list[Software]:
+        """From dpkg's status file; none (not an error) on a system without dpkg."""
+        try:
+            text = Path(dpkg_status).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        return parse_dpkg_status(text)

@@ -46,9 +46,9 @@ Section = Callable[[list[Sample], str], list[Row]]
 
 
 def _sections() -> dict[str, Section]:
-    from agent.report import hardware
+    from agent.report import hardware, vclient
 
-    return {"hardware": hardware.rows}
+    return {"hardware": hardware.rows, "vclient": vclient.rows}
 
 
 def build(results: Mapping[str, Result], lang: str) -> list[Row]:
