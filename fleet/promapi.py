@@ -9,7 +9,6 @@ Failures become one-line `FleetError`s: Prometheus not answering is exit code 3
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -73,7 +72,7 @@ class Prometheus:
             except ValueError:
                 why = f"HTTP {e.code} {e.reason}"
             raise self._error(f"query refused / truy vấn bị từ chối: {why}") from None
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as e:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
             reason = getattr(e, "reason", e)
             raise self._error(f"did not answer / không trả lời: {reason}") from None
         try:

@@ -89,6 +89,10 @@ REASON_TEXT: dict[str, dict[str, str]] = {
     rd.CLIENT_MISSING: {"vi": "chưa máy nào cài phần mềm ảo hóa (0/{rep} máy đang báo)",
                         "en": "the virtualized client is installed on no PC (0 of {rep} reporting)"},
 }
+NONE_FOUND = {
+    rd.NO_WORKING_PRINTER: {"vi": "không thấy máy in nào", "en": "no printer found"},
+    rd.NO_WORKING_SCANNER: {"vi": "không thấy máy quét nào", "en": "no scanner found"},
+}
 WAN_NO_DATA = {"vi": "không có số liệu đo tới cổng {roles}", "en": "no measurement of any {roles} target"}
 
 WAN_STATE_TEXT = {
@@ -165,6 +169,8 @@ def reason_text(c: rd.Commune, code: str, lang: str, criteria: rd.Criteria) -> s
                                     for p, n in sorted(c.printer_problems.items()))
     working, total = ((c.printers_working, c.printers_total) if code == rd.NO_WORKING_PRINTER
                       else (c.scanners_working, c.scanners_total))
+    if code in NONE_FOUND and total == 0:
+        return NONE_FOUND[code][lang]
     return REASON_TEXT[code][lang].format(rep=len(c.reporting), total=len(c.hosts) if code == rd.PCS_NOT_REPORTING
                                           else total, working=working, problems=problems)
 
@@ -339,8 +345,9 @@ def render_html(report: rd.Report, lang: str) -> str:
         f"<style>{CSS}</style></head><body>",
         f"<h1>{esc(t['title'][lang])}</h1>",
         f'<p class="meta">{esc(t["evaluated"][lang])}: <time datetime="{fmt_utc(report.evaluated_at)}">'
-        f'{esc(fmt_time(report.evaluated_at))}</time> · {esc(t["generated"][lang])}: {esc(fmt_time(report.generated_at))}'
-        f' · {esc(t["source"][lang])}: {esc(report.prometheus)} · {esc(t["queries"][lang].format(n=report.queries))}</p>',
+        f'{esc(fmt_time(report.evaluated_at))}</time> · {esc(t["generated"][lang])}: '
+        f'{esc(fmt_time(report.generated_at))} · {esc(t["source"][lang])}: {esc(report.prometheus)} · '
+        f'{esc(t["queries"][lang].format(n=report.queries))}</p>',
         f'<p class="summary" id="summary">{esc(t["summary"][lang].format(ready=ready, total=total, not_ready=total - ready, rep=sum(d.pcs_reporting for d in report.districts), pcs=sum(d.pcs for d in report.districts)))}</p>',  # noqa: E501
     ]
     if report.unexpected_instances:

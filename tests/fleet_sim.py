@@ -389,19 +389,23 @@ class Fleet:
                 out += lines
         return "\n".join(out) + "\n"
 
-    def history_openmetrics(self, start: float, end: float, step: float) -> str:
-        """A past window of the WAN series (RTT histogram sum/count and loss), with the
-        labels of a federated series, for `promtool tsdb create-blocks-from openmetrics`.
-        Latency follows the working day; a commune whose link is down now was down for
-        the last sixth of the window; degraded ones got worse over the window."""
+    def history_openmetrics(self, start: float, end: float, step: float,
+                            roles: tuple[str, ...] = REQUIRED_WAN_ROLES) -> str:
+        """A past window of the WAN series (RTT histogram sum/count and loss) of the first
+        PC Prometheus knows in each commune, with the labels of a federated series, for `promtool tsdb
+        create-blocks-from openmetrics`. Latency follows the working day; a commune whose
+        link is down now was down for the last sixth of the window; degraded ones got
+        worse over the window."""
         out = ["# TYPE wardwatch_wan_loss_ratio gauge"]
-        sums, counts = ["# TYPE wardwatch_wan_rtt_seconds_sum counter"], ["# TYPE wardwatch_wan_rtt_seconds_count counter"]
+        sums = ["# TYPE wardwatch_wan_rtt_seconds_sum unknown"]
+        counts = ["# TYPE wardwatch_wan_rtt_seconds_count unknown"]
         n_steps = int((end - start) // step)
         with self.lock:
-            pcs = [pc for pc in self.pcs.values() if pc.state != UNSEEN]
+            firsts = (next((p for p in c.pcs if self.pcs[p].state != UNSEEN), None) for c in self.communes.values())
+            pcs = [self.pcs[p] for p in firsts if p is not None]
             for pc in pcs:
                 target = {"instance": pc.name, "job": JOB, "district": pc.district, "commune": pc.commune}
-                for t in pc.wan:
+                for t in (t for t in pc.wan if t.role in roles):
                     lab = {**target, "target": t.name, "role": t.role}
                     count = total = 0.0
                     for i in range(n_steps + 1):
@@ -436,8 +440,8 @@ class Fleet:
             districts.setdefault(c.district, []).append(c)
         lines = ["all:", "  children:"]
         for d, communes in districts.items():
-            lines += [f"    district_{d}:", f"      vars: {{wardwatch_district_name: {json.dumps(communes[0].district_name, ensure_ascii=False)}}}",
-                      "      children:"]
+            name = json.dumps(communes[0].district_name, ensure_ascii=False)
+            lines += [f"    district_{d}:", f"      vars: {{wardwatch_district_name: {name}}}", "      children:"]
             for c in communes:
                 lines += [f"        commune_{c.commune}:",
                           f"          vars: {{wardwatch_commune_name: {json.dumps(c.name, ensure_ascii=False)}}}"]
