@@ -185,8 +185,8 @@ def resolve_target(host: str, inventory: str | None, user: str | None, port: int
     return Target(host, str(address), real_port, str(user or inv_user or getpass.getuser()))
 
 
-def _msg(key: str, lang: str, **kw: Any) -> str:
-    return MESSAGES[key][lang].format(**kw)
+def _msg(code: str, lang: str, **kw: Any) -> str:
+    return MESSAGES[code][lang].format(**kw)
 
 
 def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, identity: str | None = None,
@@ -246,9 +246,11 @@ def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, iden
         client.close()
         raise FleetError(_msg("refused", lang, host=where, why=e.strerror or e), EXIT_UNREACHABLE) from None
     except paramiko.SSHException as e:
+        transport = client.get_transport()
+        no_banner = transport is None or not getattr(transport, "remote_version", "")
         client.close()
         text = str(e)
-        if "banner" in text.lower() or "timeout" in text.lower():
+        if no_banner or "banner" in text.lower() or "timeout" in text.lower() or "timed out" in text.lower():
             raise FleetError(_msg("timeout", lang, host=where, timeout=timeout), EXIT_UNREACHABLE) from None
         raise FleetError(_msg("ssh", lang, host=where, why=text), EXIT_UNREACHABLE) from None
     transport = client.get_transport()
