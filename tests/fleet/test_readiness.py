@@ -318,6 +318,43 @@ def test_at_evaluates_in_the_past(env):
     assert past["communes"][0]["verdict"] == "READY" and past["evaluated_at_unix"] == pytest.approx(before, abs=1e-3)
 
 
+@pytest.fixture(scope="module")
+def federated(tmp_path_factory):
+    """A generated fleet served federation-style (as district Prometheus servers would),
+    scraped with honor_labels: the WAN role stays `role`, `up` of each PC comes with it."""
+    tmp = tmp_path_factory.mktemp("readiness-federated")
+    fleet = Fleet.generate(districts=5, communes_per_district=5, pcs_per_commune=3, seed=11)
+    port = free_port()
+    inventory = tmp / "inventory.yml"
+    inventory.write_text(fleet.inventory_yaml())
+    districts = sorted({c.district for c in fleet.communes.values()})
+    scrape = [{"job_name": "wardwatch-federate", "honor_labels": True, "scrape_interval": "1s",
+               "metrics_path": f"/federate/{d}", "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
+              for d in districts]
+    for i, job in enumerate(scrape):
+        job["job_name"] += f"-{i}"
+    with serve(fleet, port), prometheus(tmp, scrape) as prom:
+        wait_for(lambda: prometheus_query(prom, 'count(count_over_time(wardwatch_wan_rtt_seconds_count[1m]) >= 3)'),
+                 timeout=30, what="three federation scrapes")
+        yield {"fleet": fleet, "prom": prom, "inventory": inventory}
+
+
+def test_federated_fleet_matches_the_ground_truth(federated):
+    fleet: Fleet = federated["fleet"]
+    r = wardwatch("readiness", "--inventory", str(federated["inventory"]), "--prometheus", federated["prom"],
+                  "--format", "json", "--lang", "vi", "--history", "10m", "-q")
+    doc = json.loads(r.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    truth = fleet.truth()
+    assert {(c["district"], c["commune"]): [x["code"] for x in c["reasons"]] for c in doc["communes"]} == truth
+    assert r.returncode == (1 if any(truth.values()) else 0)
+    kinds = {code for reasons in truth.values() for code in reasons}
+    assert len(kinds) >= 5 and 0 < doc["summary"]["ready"] < len(truth)  # a mix, not one answer for all
+    assert doc["queries"] == 12 and doc["history_seconds"] == 600
+    with_history = [c for c in doc["communes"] if c["wan"].get("history", {}).get("rtt_seconds")]
+    assert len(with_history) >= len(truth) // 2
+
+
 # --- headless Chromium and its screenshot ---------------------------------------------
 
 def chromium(page: Path, tmp: Path) -> tuple[str, Path]:
