@@ -174,7 +174,7 @@ class Fleet:
                 n += 1
                 commune = fleet.add_commune(dlabel, dname, fold(cname), cname)
                 for pi in range(pcs_per_commune):
-                    pc = fleet.add_pc(commune, f"{dlabel[:6]}-{commune.commune[:12]}-{pi + 1:02d}".replace("_", ""))
+                    pc = fleet.add_pc(commune, f"{commune.commune}-{pi + 1:02d}".replace("_", "-"))
                     for t in pc.wan:
                         t.rtt = round(rnd.uniform(0.01, 0.08), 4)
                         t.loss = round(rnd.choice((0.0, 0.0, 0.0, 0.01)), 3)
