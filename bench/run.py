@@ -25,6 +25,8 @@ from bench.common import Row  # noqa: E402
 BENCHES = (
     "scrape",
     "readiness",
+    "inventory",
+    "rollout",
 )
 
 
@@ -35,7 +37,7 @@ def table(rows: list[Row]) -> str:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         ref = f"{r.ref:.4g}" if r.ref is not None else "-"
         body.append((r.bench, r.figure, f"{r.ours:.4g}", r.unit, r.reference, ref, ratio))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=False)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in body]

@@ -464,7 +464,11 @@ class _Reader:
 
 
 def _closest(word: str, options: Iterable[str]) -> str | None:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.75)
+    options = list(options)
+    swapped = [o for o in options if len(o) == len(word) and sorted(o) == sorted(word)]  # "prot" for "port"
+    if swapped:
+        return swapped[0]
+    match = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
     return match[0] if match else None
 
 

@@ -16,10 +16,13 @@ import datetime as dt
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
 from fleet.inventory import Inventory, default_playbooks_dir
@@ -50,6 +53,7 @@ class HostState:
     changed: int = 0
     reason: str = ""     # why it failed / was unreachable (first line of the message)
     failed_task: str = ""
+    last_play: str = ""  # the last play that had a task event for this host
 
 
 @dataclass
@@ -136,9 +140,11 @@ def failure_reason(res: dict[str, Any]) -> str:
 class Tracker:
     """Turns ansible-runner events into per-host state; calls `on_change(host)` on each change."""
 
-    def __init__(self, hosts: dict[str, HostState], on_change: Callable[[HostState | None, str], None]):
+    def __init__(self, hosts: dict[str, HostState], on_change: Callable[[HostState | None, str], None],
+                 final_play: str = ""):
         self.hosts = hosts
         self.on_change = on_change
+        self.final_play = final_play  # a host that never reached it was stopped (max_fail_percentage)
         self.stats: dict[str, dict[str, int]] | None = None
 
     def host(self, name: str) -> HostState:
@@ -152,6 +158,8 @@ class Tracker:
         data = event.get("event_data") or {}
         name = data.get("host")
         task = str(data.get("task") or "").strip()
+        if name and kind.startswith("runner_on_"):
+            self.host(name).last_play = str(data.get("play") or "")
         if kind == "playbook_on_play_start":
             self.on_change(None, str(data.get("play") or data.get("name") or ""))
         elif kind == "runner_on_start" and name:
@@ -192,11 +200,24 @@ class Tracker:
                 h.status = FAILED
             elif name not in processed:
                 h.status = FAILED if h.status == FAILED else UNREACHABLE if h.status == UNREACHABLE else NOT_RUN
+            elif self.final_play and h.last_play != self.final_play:
+                h.status = NOT_RUN
+                h.reason = "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)"
             else:
                 h.changed = stats.get("changed", {}).get(name, h.changed)
                 h.status = CHANGED if h.changed else OK
                 h.reason = ""
             h.task = ""
+
+
+def final_play_name(playbook: Path) -> str:
+    try:
+        plays = yaml.safe_load(playbook.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as e:
+        raise FleetError(f"{playbook}: cannot read the playbook: {e}") from None
+    if isinstance(plays, list) and plays and isinstance(plays[-1], dict):
+        return str(plays[-1].get("name") or "")
+    return ""
 
 
 def resolve_targets(inv: Inventory, *, communes: Iterable[str] = (), districts: Iterable[str] = (),
@@ -269,6 +290,10 @@ def scrub_artifacts(artifact_dir: Path) -> None:
 def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:
     import ansible_runner  # the operators' extra: imported only where a rollout runs
 
+    bindir = str(Path(sys.executable).parent)  # ansible-playbook beside this Python (an unactivated venv)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+
     playbook = PLAYBOOKS.get(opts.playbook, opts.playbook)
     if not (opts.playbooks_dir / playbook).is_file():
         raise FleetError(f"{opts.playbooks_dir / playbook}: playbook not found / không tìm thấy playbook")
@@ -287,7 +312,7 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         hosts[n] = HostState(n, h.district, h.commune)
     if opts.limit and opts.limit_hosts is None:
         hosts = {}  # a free pattern: hosts appear as Ansible reaches them
-    tracker = Tracker(hosts, view or (lambda h, what: None))
+    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook))
 
     limit = None
     if opts.limit_hosts is not None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from support import REPO, free_port, need, process
 
 
