@@ -8,6 +8,7 @@ Failures become one-line `FleetError`s: Prometheus not answering is exit code 3
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -32,10 +33,17 @@ class Range:
 class Prometheus:
     def __init__(self, url: str, timeout: float = 30.0):
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise FleetError(f"--prometheus {url!r}: expected an http:// or https:// URL / "
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+            raise FleetError(f"--prometheus {shown!r}: expected an http:// or https:// URL / "
                              f"cần một địa chỉ http:// hoặc https://", EXIT_USAGE)
-        self.url = url.rstrip("/")
+        # user:password@ in the URL becomes basic auth; the URL shown anywhere never carries it
+        self._auth = None
+        if parts.username is not None:
+            creds = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            self._auth = "Basic " + base64.b64encode(creds.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.url = parts.geturl().rstrip("/")
         self.timeout = timeout
         self.queries = 0  # every query sent (instant and range)
 
@@ -59,9 +67,10 @@ class Prometheus:
         """POST (queries can be long) to /api/v1/<endpoint>; the `data` of a success answer."""
         self.queries += 1
         body = urllib.parse.urlencode(params).encode()
-        req = urllib.request.Request(f"{self.url}/api/v1/{endpoint}", data=body, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded",
-                                              "Accept": "application/json"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        req = urllib.request.Request(f"{self.url}/api/v1/{endpoint}", data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 raw = r.read()
