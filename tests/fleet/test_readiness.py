@@ -334,7 +334,7 @@ def federated(tmp_path_factory):
     for i, job in enumerate(scrape):
         job["job_name"] += f"-{i}"
     with serve(fleet, port), prometheus(tmp, scrape) as prom:
-        wait_for(lambda: prometheus_query(prom, 'count(count_over_time(wardwatch_wan_rtt_seconds_count[1m]) >= 3)'),
+        wait_for(lambda: prometheus_query(prom, 'min(count_over_time(up{role="pc"}[1m])) >= 3'),
                  timeout=30, what="three federation scrapes")
         yield {"fleet": fleet, "prom": prom, "inventory": inventory}
 
