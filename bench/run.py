@@ -24,8 +24,14 @@ from bench.common import Row  # noqa: E402
 # The explicit list of benchmarks: module bench.<name> with run(quick: bool) -> list[Row].
 BENCHES = (
     "scrape",
+    "load",
+    "printers",
+    "wan",
+    "remote_write",
     "inventory",
     "rollout",
+    "readiness",
+    "fuzz",
 )
 
 
