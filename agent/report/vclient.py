@@ -4,7 +4,7 @@ running, and its gateway reachable."""
 from __future__ import annotations
 
 from agent.collectors.base import Sample
-from agent.report import FAIL, PASS, UNKNOWN, Row, find
+from agent.report import FAIL, INFO, PASS, Row, find
 
 PRODUCT = {
     "citrix_workspace": "Citrix Workspace",
@@ -40,7 +40,7 @@ def rows(samples: list[Sample], lang: str) -> list[Row]:
                        detail=TEXT["not_installed"][lang]))
     run = find(samples, "wardwatch_vclient_running", product=product)
     if run is not None:
-        out.append(Row("vclient", "running", TEXT["running"][lang].format(p=p), PASS if run else UNKNOWN,
+        out.append(Row("vclient", "running", TEXT["running"][lang].format(p=p), PASS if run else INFO,
                        TEXT["yes" if run else "no"][lang], detail="" if run else TEXT["not_running"][lang]))
     gw = find(samples, "wardwatch_vclient_gateway_up")
     if gw is not None:
