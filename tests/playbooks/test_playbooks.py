@@ -3,6 +3,7 @@ profile, and the roles' argument_specs refusing bad variables before any task ru
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -70,7 +71,9 @@ def test_argument_specs_reject_bad_variables(tmp_path, role, variables, complain
 
 def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
     """The role's agent.yml template, rendered by Ansible from inventory-like vars, passes the
-    agent's own config validation (print-config)."""
+    agent's own config validation (print-config); the example inventory's WAN targets too."""
+    example = yaml.safe_load((REPO / "inventory/group_vars/all.yml").read_text())["wardwatch_wan_targets"]
+    wan_targets = json.dumps(example)
     play = textwrap.dedent(f"""\
         - name: Render the agent config
           hosts: localhost
@@ -98,7 +101,7 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
                 wardwatch_agent_vclient_gateway: "{{{{ wardwatch_vclient_gateway }}}}"
                 wardwatch_agent_extra_config: {{collectors: {{hardware: {{interval: 120}}}}}}
                 wardwatch_agent_wan_enabled: false
-                wardwatch_agent_wan_targets: [{{name: gw, role: gateway, kind: tcp, address: 203.0.113.20}}]
+                wardwatch_agent_wan_targets: {wan_targets}
                 wardwatch_agent_push_url: ""
                 wardwatch_agent_push_password: ""
                 wardwatch_agent_windows_data_dir: 'C:\\ProgramData\\wardwatch'
@@ -118,7 +121,7 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
     assert cfg["collectors"]["hardware"]["interval"] == 120
     assert cfg["web"]["listen"] == "127.0.0.1:10713"
     assert "wan" not in yaml.safe_load((tmp_path / "agent.yml").read_text())["collectors"]
-    # with the wan collector on, the inventory's targets go to collectors.wan.targets
+    # with the wan collector on, the inventory's targets go to collectors.wan.targets, and the agent takes them
     (tmp_path / "play.yml").write_text(play.replace("wardwatch_agent_wan_enabled: false",
                                                     "wardwatch_agent_wan_enabled: true"))
     r = subprocess.run([need("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
@@ -126,8 +129,13 @@ def test_agent_config_template_renders_a_config_the_agent_accepts(tmp_path):
                        capture_output=True, text=True, env=ENV, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     rendered = yaml.safe_load((tmp_path / "agent.yml").read_text())
-    assert rendered["collectors"]["wan"] == {"targets": [{"name": "gw", "role": "gateway", "kind": "tcp",
-                                                          "address": "203.0.113.20"}]}
+    assert rendered["collectors"]["wan"] == {"targets": example}
+    out = subprocess.run([sys.executable, "-m", "agent", "print-config", "--config", str(tmp_path / "agent.yml")],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    targets = yaml.safe_load(out.stdout)["collectors"]["wan"]["targets"]
+    assert [(t["name"], t["role"], t["kind"]) for t in targets] == [
+        ("dichvucong", "portal", "http"), ("gateway", "gateway", "tcp"), ("dns", "dns", "dns")]
 
 
 def test_systemd_unit_is_valid_and_hardened(tmp_path):
