@@ -151,7 +151,8 @@ def test_systemd_unit_is_valid_and_hardened(tmp_path):
             "src": str(PLAYBOOKS / "roles/wardwatch_agent/templates/wardwatch-agent.service.j2"),
             "dest": str(unit), "mode": "0644"},
         "vars": {"wardwatch_agent_venv": str(tmp_path / "venv"),
-                 "wardwatch_agent_config_file": "/etc/wardwatch/agent.yml",
+                 "wardwatch_agent_config_file": "/etc/wardwatch/agent.yml", "wardwatch_agent_user": "wardwatch",
+                 "wardwatch_agent_user_groups_present": ["lp", "scanner"],
                  "wardwatch_agent_push_password": "not-this", "wardwatch_agent_password_file": "/etc/wardwatch/pw"}}]}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
     r = subprocess.run([need("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e",
@@ -166,3 +167,23 @@ def test_systemd_unit_is_valid_and_hardened(tmp_path):
                        text=True, timeout=60)
     line = next(ln for ln in r.stdout.splitlines() if "Overall exposure level" in ln)
     assert float(line.split(":")[1].split()[0]) < 3.0, line
+
+    # One unit: the role's is packaging/systemd/wardwatch-agent.service with its paths and credential.
+    def directives(text: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        section = ""
+        for ln in text.splitlines():
+            ln = ln.strip()
+            if ln.startswith("["):
+                section = ln
+            elif ln and not ln.startswith("#") and "=" in ln:
+                key, _, value = ln.partition("=")
+                out.setdefault(f"{section}{key}", []).append(value)
+        return out
+
+    ours = directives(text.replace(str(tmp_path / "venv"), "/opt/wardwatch/venv"))
+    packaged = directives((REPO / "packaging/systemd/wardwatch-agent.service").read_text())
+    assert ours.pop("[Service]LoadCredential") == ["push_password:/etc/wardwatch/pw"]
+    assert ours.pop("[Unit]Documentation") == ["file:///etc/wardwatch/agent.yml"]
+    packaged.pop("[Unit]Documentation")
+    assert ours == packaged
