@@ -181,7 +181,7 @@ def test_rollout_end_to_end(world):
 
         # 5. --check on installed PCs: nothing would change, nothing did.
         before = {n: tree(h.root) for n, h in hosts.items()}
-        r, _ = rollout(w, inv, "--check", "--district", "test")
+        r, _ = rollout(w, inv, "--check", "--district", "test", "--commune", "phuc_xa")
         assert r.returncode == 0, r.stdout + r.stderr
         assert all(v.startswith("ok") for v in table(r.stdout).values()), r.stdout
         assert {n: tree(h.root) for n, h in hosts.items()} == before
