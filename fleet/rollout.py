@@ -318,6 +318,7 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         hosts[n] = HostState(n, h.district, h.commune)
     if opts.limit and opts.limit_hosts is None:
         hosts = {}  # a free pattern: hosts appear as Ansible reaches them
+
     def where(name: str) -> tuple[str, str]:
         try:
             h = inv.host(name)
