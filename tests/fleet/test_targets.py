@@ -61,3 +61,11 @@ def test_render_is_stable_and_sorted():
     assert a == b
     instances = [e["labels"]["instance"] for e in json.loads(a["district_ba_dinh"])]
     assert instances == sorted(instances, key=lambda n: (inv.host(n).commune, n))
+
+
+def test_render_is_json_dumps_sorted():
+    entries = [{"targets": ["[2001:db8::1]:10713"], "labels": {"role": "pc", "instance": 'pc "quoted" \\ đ',
+                                                               "district": "ba_dinh", "commune": "phuc_xa"}}]
+    text = render(entries)
+    assert text == "[\n  " + json.dumps(entries[0], sort_keys=True, ensure_ascii=False) + "\n]\n"
+    assert json.loads(text) == entries
