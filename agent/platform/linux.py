@@ -72,6 +72,9 @@ def parse_resolv_conf(text: str) -> list[str]:
         f = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(f) >= 2 and f[0] == "nameserver":
             out.append(f[1])
+    return out
+
+
 def parse_dpkg_status(text: str) -> list[Software]:
     """dpkg's status file (deb-control(5) stanzas): the packages whose Status is "install ok installed"."""
     out: list[Software] = []
