@@ -243,23 +243,28 @@ def render(config: Path = HERE / "config.yml", src: Path = HERE / "src", time_sc
            always_office_hours: bool = False) -> dict[str, str]:
     """File name -> rendered rule file."""
     values, used = prepare(config, time_scale, always_office_hours)
-    out = {}
+    templates = {}
     for name in SOURCES:
         path = src / name
         try:
-            template = path.read_text(encoding="utf-8")
+            templates[name] = path.read_text(encoding="utf-8")
         except OSError as e:
             raise GenerateError(f"{path}: {e.strerror}") from None
+    # A key no template uses is most likely a typo (fro: 10m): say that before "missing key".
+    referenced = {m[1] for t in templates.values() for m in PLACEHOLDER.finditer(t)}
+    cfg = load_config(config)
+    unused = [k for k in cfg if k not in referenced and k not in used]
+    if unused:
+        raise GenerateError(f"{config}:{cfg[unused[0]].line}: {unused[0]}: not used by any rule (a typo?)")
+    out = {}
+    for name, template in templates.items():
+        path = src / name
         text = header(name) + render_text(template, values, str(path), used)
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise GenerateError(f"{path}: renders to invalid YAML: {e}") from None
         out[name] = text
-    unused = sorted(k for k in load_config(config) if k not in used)
-    if unused:
-        cfg = load_config(config)
-        raise GenerateError(f"{config}:{cfg[unused[0]].line}: {unused[0]}: not used by any rule (a typo?)")
     return out
 
 
