@@ -210,6 +210,22 @@ def city_prometheus_config(districts: dict[str, str], rules: dict[str, Path]) ->
     return cfg
 
 
+def city_remote_write_example(url: str) -> list[dict]:
+    """The remote_write block documented (commented out) at the end of alerts/prometheus-city.yml,
+    sending to `url` without the documented authentication (the test receiver has none)."""
+    lines = (ALERTS / "prometheus-city.yml").read_text(encoding="utf-8").splitlines()
+    start = lines.index("# remote_write:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    (cfg,) = yaml.safe_load("\n".join(block))["remote_write"]
+    for key in ("headers", "basic_auth"):
+        cfg.pop(key)
+    return [dict(cfg, url=url, queue_config={"batch_send_deadline": "1s"})]
+
+
 @contextlib.contextmanager
 def prometheus_from(tmp: Path, config: dict, extra_args: list[str] | None = None) -> Iterator[str]:
     """A real Prometheus with exactly this config on a free loopback port; yields its base URL."""
