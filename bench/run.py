@@ -24,6 +24,7 @@ from bench.common import Row  # noqa: E402
 # The explicit list of benchmarks: module bench.<name> with run(quick: bool) -> list[Row].
 BENCHES = (
     "scrape",
+    "alerts",
 )
 
 

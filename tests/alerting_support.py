@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -145,7 +145,7 @@ def alertmanager(tmp: Path, config: dict) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [need("prometheus-alertmanager"), f"--config.file={cfg_file}", f"--storage.path={tmp / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=info"]
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=debug"]
     with process(args, log=tmp / "alertmanager.log", timeout=30,
                  ready=lambda: http_get(f"{base}/-/ready", timeout=1)[0] == 200):
         yield base
@@ -241,13 +241,13 @@ def prometheus_from(tmp: Path, config: dict, extra_args: list[str] | None = None
         yield base
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    """Like support.wait_for, with the last value in the failure message."""
+def wait_until(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
+               interval: float = 0.25) -> object:
+    """Like support.wait_for; `what` may be a function, called on timeout to describe the last state."""
     deadline = time.monotonic() + timeout
-    last = None
     while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
+        value = predicate()
+        if value:
+            return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")

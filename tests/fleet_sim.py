@@ -176,6 +176,11 @@ class Fleet:
             for pc in pcs:
                 pc.reachable = up
 
+    def set_reachable(self, name: str, up: bool) -> None:
+        """One PC switched off (or on again)."""
+        with self._lock:
+            self.pcs[name].reachable = up
+
     def scrapes(self, name: str) -> int:
         with self._lock:
             return self._scrapes.get(name, 0)

@@ -4,8 +4,10 @@ a real Alertmanager (alerts/alertmanager.yml) to a webhook receiver; and a city 
 (alerts/prometheus-city.yml) federating two district ones, with commune readiness equal to
 the simulator's ground truth at both levels.
 
-The metrics source is the `fleet` built in each test: real agents and devices can replace the
-simulator without changing what is asserted.
+The metrics source is a fixture (`alert_source`, `readiness_source`): a started fleet simulator
+whose tests use only write_file_sd(path, district=...), set_link(district, commune, up),
+set_reachable(pc, up) and ground_truth(). Real agents with real CUPS queues and network
+namespaces can replace it by offering the same five calls, without changing what is asserted.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ def short_rules(tmp_path):
     return render_rules(tmp_path / "rules", time_scale=TIME_SCALE, always_office_hours=True)
 
 
-def test_printer_problem_and_commune_link_down_reach_the_support_team(tmp_path, short_rules):
+@pytest.fixture
+def alert_source():
+    """ba_vi: tan_linh with three PCs (tl-pc01's printer HP_M404 paused), ba_trai with two."""
     fleet = Fleet([
         PC("tl-pc01", "ba_vi", "tan_linh", printers=[Printer("HP_M404", up=False, problems=("paused",))]),
         PC("tl-pc02", "ba_vi", "tan_linh", printers=[Printer("Canon_LBP")], scanners=[Scanner("epson_ds1630")]),
@@ -48,15 +52,21 @@ def test_printer_problem_and_commune_link_down_reach_the_support_team(tmp_path, 
         PC("bt-pc01", "ba_vi", "ba_trai", printers=[Printer("HP_M404")], scanners=[Scanner("canon_dr_c225")]),
         PC("bt-pc02", "ba_vi", "ba_trai"),
     ])
-    with fleet.serve(), WebhookReceiver() as hook, \
-            alertmanager(tmp_path / "am", alertmanager_test_config(hook)) as am:
-        fleet.write_file_sd(tmp_path / "sd" / "ba_vi.json", district="ba_vi")
+    with fleet.serve():
+        yield fleet
+
+
+def test_printer_problem_and_commune_link_down_reach_the_support_team(tmp_path, short_rules, alert_source):
+    source = alert_source
+    with WebhookReceiver() as hook, alertmanager(tmp_path / "am", alertmanager_test_config(hook)) as am:
+        source.write_file_sd(tmp_path / "sd" / "ba_vi.json", district="ba_vi")
         cfg = district_prometheus_config(tmp_path / "sd", short_rules, alertmanager_url=am)
         with prometheus_from(tmp_path / "prom", cfg, ["--rules.alert.resend-delay=1s"]) as prom:
             # Every PC answers first, then ba_trai's link goes down and tl-pc03 is switched off.
-            wait_until(lambda: all(fleet.scrapes(n) >= 2 for n in fleet.pcs), 30, "two scrapes of every PC")
-            fleet.set_link("ba_vi", "ba_trai", up=False)
-            fleet.pc("tl-pc03").reachable = False
+            wait_until(lambda: (r := prometheus_query(prom, 'count(up{role="pc"} == 1)')) and r[0]["value"][1] == "5",
+                       30, "every PC up")
+            source.set_link("ba_vi", "ba_trai", up=False)
+            source.set_reachable("tl-pc03", up=False)
 
             # The printer's problem arrives with where it is and why.
             (recv, printer), *_ = wait_until(lambda: hook.find("PrinterProblem"), 60, "PrinterProblem")
@@ -96,8 +106,9 @@ def test_printer_problem_and_commune_link_down_reach_the_support_team(tmp_path, 
             assert not prometheus_query(prom, '{exported_role!=""}')
 
 
-def readiness_fleet() -> Fleet:
-    """Two districts, communes each broken in a known way (docstrings of the truth test below)."""
+@pytest.fixture
+def readiness_source():
+    """Two districts, communes each broken in a known way."""
     def ok(name: str, district: str, commune: str, **kw) -> PC:
         kw.setdefault("printers", [Printer("printer1")])
         kw.setdefault("scanners", [Scanner("scanner1")])
@@ -125,7 +136,9 @@ def readiness_fleet() -> Fleet:
                 t.up = False           # unreachable from every PC
             if pc.commune == "hong_ky" and t.role == "dns":
                 t.up = False           # DNS is not a readiness role: hong_ky stays READY
-    return Fleet(pcs)
+    fleet = Fleet(pcs)
+    with fleet.serve():
+        yield fleet
 
 
 def readiness_seen(prom: str) -> dict[tuple[str, str], tuple[int, frozenset[str]]]:
@@ -137,54 +150,53 @@ def readiness_seen(prom: str) -> dict[tuple[str, str], tuple[int, frozenset[str]
     return {k: (ready.get(k, -1), frozenset(v)) for k, v in failing.items()}
 
 
-def test_commune_readiness_at_district_and_city_level(tmp_path):
-    fleet = readiness_fleet()
+def test_commune_readiness_at_district_and_city_level(tmp_path, readiness_source):
+    source = readiness_source
     rules = {p.name: p for p in (ALERTS / "rules").glob("*.yml")}  # the committed, production rules
-    with fleet.serve():
-        truth = fleet.ground_truth()
-        expected = {k: (int(t.ready), t.reasons) for k, t in truth.items()}
-        servers = {}
-        with contextlib.ExitStack() as stack:
-            for district in ("ba_vi", "soc_son"):
-                fleet.write_file_sd(tmp_path / district / "sd" / f"{district}.json", district=district)
-                cfg = district_prometheus_config(tmp_path / district / "sd", rules,
-                                                 external_label=f"district-{district}")
-                servers[district] = stack.enter_context(prometheus_from(tmp_path / district / "prom", cfg))
-            # National level: a Prometheus receiving the city's remote_write, as docs/alerts.md shows
-            # for Mimir or Thanos Receive (the same protocol).
-            national = stack.enter_context(prometheus_from(
-                tmp_path / "national", {"global": {"scrape_interval": "1m"}}, ["--web.enable-remote-write-receiver"]))
-            city_cfg = city_prometheus_config({d: url.split("//", 1)[1] for d, url in servers.items()}, rules)
-            city_cfg["remote_write"] = city_remote_write_example(f"{national}/api/v1/write")
-            city = stack.enter_context(prometheus_from(tmp_path / "city", city_cfg))
+    truth = source.ground_truth()
+    expected = {k: (int(t.ready), t.reasons) for k, t in truth.items()}
+    servers = {}
+    with contextlib.ExitStack() as stack:
+        for district in ("ba_vi", "soc_son"):
+            source.write_file_sd(tmp_path / district / "sd" / f"{district}.json", district=district)
+            cfg = district_prometheus_config(tmp_path / district / "sd", rules,
+                                             external_label=f"district-{district}")
+            servers[district] = stack.enter_context(prometheus_from(tmp_path / district / "prom", cfg))
+        # National level: a Prometheus receiving the city's remote_write, as docs/alerts.md shows
+        # for Mimir or Thanos Receive (the same protocol).
+        national = stack.enter_context(prometheus_from(
+            tmp_path / "national", {"global": {"scrape_interval": "1m"}}, ["--web.enable-remote-write-receiver"]))
+        city_cfg = city_prometheus_config({d: url.split("//", 1)[1] for d, url in servers.items()}, rules)
+        city_cfg["remote_write"] = city_remote_write_example(f"{national}/api/v1/write")
+        city = stack.enter_context(prometheus_from(tmp_path / "city", city_cfg))
 
-            for district, prom in servers.items():
-                want = {k: v for k, v in expected.items() if k[0] == district}
-                got = wait_until(lambda p=prom, w=want: readiness_seen(p) == w and readiness_seen(p), 60,
-                                 f"readiness at {district} = {want} (last: {readiness_seen(prom)})")
-                assert got == want
-            got = wait_until(lambda: readiness_seen(city) == expected and readiness_seen(city), 60,
-                             f"readiness at city = {expected} (last: {readiness_seen(city)})")
-            assert got == expected
+        for district, prom in servers.items():
+            want = {k: v for k, v in expected.items() if k[0] == district}
+            got = wait_until(lambda p=prom, w=want: readiness_seen(p) == w and readiness_seen(p), 60,
+                             lambda p=prom, w=want, d=district: f"readiness at {d} = {w} (last: {readiness_seen(p)})")
+            assert got == want
+        got = wait_until(lambda: readiness_seen(city) == expected and readiness_seen(city), 60,
+                         lambda: f"readiness at city = {expected} (last: {readiness_seen(city)})")
+        assert got == expected
 
-            ready_count = {r["metric"]["district"]: int(r["value"][1])
-                           for r in prometheus_query(city, "district:wardwatch_communes_ready:count")}
-            assert ready_count == {d: sum(1 for k, t in truth.items() if k[0] == d and t.ready)
-                                   for d in ("ba_vi", "soc_son")}
-            pcs = {r["metric"]["district"]: int(r["value"][1])
-                   for r in prometheus_query(city, "district:wardwatch_pcs_reporting:count")}
-            assert pcs == {"ba_vi": 6, "soc_son": 7}
-            assert pcs == {d: sum(t.counts["pcs_reporting"] for k, t in truth.items() if k[0] == d) for d in pcs}
-            # The city computed readiness itself: the district servers' results were not federated.
-            assert not prometheus_query(city, '{__name__=~"commune:wardwatch_ready.*", job="wardwatch-federate"}')
-            assert prometheus_query(city, 'count(up{job="wardwatch-federate"} == 1)')[0]["value"][1] == "2"
+        ready_count = {r["metric"]["district"]: int(r["value"][1])
+                       for r in prometheus_query(city, "district:wardwatch_communes_ready:count")}
+        assert ready_count == {d: sum(1 for k, t in truth.items() if k[0] == d and t.ready)
+                               for d in ("ba_vi", "soc_son")}
+        pcs = {r["metric"]["district"]: int(r["value"][1])
+               for r in prometheus_query(city, "district:wardwatch_pcs_reporting:count")}
+        assert pcs == {"ba_vi": 6, "soc_son": 7}
+        assert pcs == {d: sum(t.counts["pcs_reporting"] for k, t in truth.items() if k[0] == d) for d in pcs}
+        # The city computed readiness itself: the district servers' results were not federated.
+        assert not prometheus_query(city, '{__name__=~"commune:wardwatch_ready.*", job="wardwatch-federate"}')
+        assert prometheus_query(city, 'count(up{job="wardwatch-federate"} == 1)')[0]["value"][1] == "2"
 
-            # Sent on to the national level: readiness and the commune series, nothing else.
-            got = wait_until(lambda: readiness_seen(national) == expected and readiness_seen(national), 30,
-                             f"readiness at national level (last: {readiness_seen(national)})")
-            assert got == expected
-            names = {r["metric"]["__name__"] for r in prometheus_query(national, '{__name__=~".+"}')}
-            assert "district:wardwatch_communes_ready:count" in names and "commune:wardwatch_pcs:count" in names
-            assert all(n.startswith(("commune:", "commune_target:", "district:", "ALERTS")) for n in names), names
+        # Sent on to the national level: readiness and the commune series, nothing else.
+        got = wait_until(lambda: readiness_seen(national) == expected and readiness_seen(national), 30,
+                         lambda: f"readiness at national level (last: {readiness_seen(national)})")
+        assert got == expected
+        names = {r["metric"]["__name__"] for r in prometheus_query(national, '{__name__=~".+"}')}
+        assert "district:wardwatch_communes_ready:count" in names and "commune:wardwatch_pcs:count" in names
+        assert all(n.startswith(("commune:", "commune_target:", "district:", "ALERTS")) for n in names), names
     assert set(COMPONENTS) >= {c for _, reasons in expected.values() for c in reasons}
 
