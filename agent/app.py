@@ -17,6 +17,7 @@ from exporters.exposition import Exposition
 from exporters.http import MetricsServer
 from exporters.periodic import Periodic
 from exporters.push import Pusher
+from exporters.remote_write import RemoteWriter
 from exporters.textfile import TextfileWriter
 from exporters.webconfig import WebConfig, load_web_config
 
@@ -39,7 +40,7 @@ class _Parts:
     settings: cfg.Settings
     runner: Runner
     web: WebConfig
-    loops: list[Periodic]
+    loops: list[Periodic | RemoteWriter]  # each has start() and stop()
 
 
 class Agent:
@@ -56,14 +57,19 @@ class Agent:
         settings = cfg.load(self.path)
         source = self.path or "<built-in default>"
         web = load_web_config(settings.web.config_file)
-        loops = []
+        runner = build_runner(settings, self.platform, self.exposition.update)
+        loops: list[Periodic | RemoteWriter] = []
         if settings.push.enabled:
             loops.append(Periodic("push", settings.push.interval,
-                                  Pusher(settings.push, self.exposition, source).push))
+                                  Pusher(settings.push, self.exposition, source).push, runner.first_round))
         if settings.textfile.enabled:
             loops.append(Periodic("textfile", settings.textfile.interval,
-                                  TextfileWriter(settings.textfile, self.exposition, source).write))
-        runner = build_runner(settings, self.platform, self.exposition.update)
+                                  TextfileWriter(settings.textfile, self.exposition, source).write,
+                                  runner.first_round))
+        if settings.remote_write.enabled:
+            state_dir = settings.state_dir or (self.platform or current()).default_state_dir()
+            loops.append(RemoteWriter(settings.remote_write, self.exposition, state_dir, source,
+                                      after=runner.first_round))
         return _Parts(settings, runner, web, loops)
 
     def listen_address(self, settings: cfg.Settings) -> str:

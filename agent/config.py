@@ -168,11 +168,24 @@ class Option:
         return out
 
 
+class InvalidSettingError(ValueError):
+    """Raised by a `Section.check` when options are fine one by one but not together;
+    `key` is the option at fault, relative to the section (its line is reported)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
 @dataclass(frozen=True)
 class Section:
     key: str
     help: str
     children: tuple[Option | Section | ListOf, ...] = ()
+    # Checks across the section's options once each is valid (e.g. "kind: tcp needs a port");
+    # raises InvalidSettingError. Reported with the file, the line and the dotted key like any other error.
+    check: Callable[[Settings], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +196,7 @@ class ListOf:
     help: str
     item: Section
     default: tuple[Mapping[str, Any], ...] = ()
+    unique: str | None = None  # an item key whose value must differ between items (e.g. "name")
 
 
 Node = Option | Section | ListOf
@@ -239,6 +253,23 @@ SPEC = Section("spec", "Minimum PC configuration for the virtualized client (the
            "(e.g. \"Windows 10\", \"Windows 11\", \"Ubuntu 22.04\"); empty allows any."),
 ))
 
+THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one place these live). The agent exports "
+                     "the raw readings too, so alert rules can decide for themselves.", (
+    Option("wan_rtt_degraded", "duration", 0.2,
+           "A WAN target whose median round-trip time over the window is above this is degraded.", minimum=0),
+    Option("wan_loss_degraded", "float", 0.05,
+           "A WAN target losing more than this share of its probes over the window is degraded.",
+           minimum=0, maximum=1),
+    Option("wan_jitter_degraded", "duration", 0.05,
+           "A WAN target whose jitter (mean change between consecutive round-trip times) over the window "
+           "is above this is degraded.", minimum=0),
+    Option("wan_failures_down", "int", 2,
+           "Consecutive failed probe rounds after which a WAN target is down (the outage is counted from "
+           "the first of them).", minimum=1),
+    Option("wan_cert_expiry_warning", "duration", 14 * 86400.0,
+           "A TLS certificate expiring sooner than this fails `check`.", minimum=0),
+))
+
 WEB = Section("web", "How /metrics is served.", (
     Option("listen", "listen", f":{DEFAULT_PORT}",
            "Address to serve /metrics and /healthz on; :PORT means every interface."),
@@ -262,6 +293,36 @@ TEXTFILE = Section("textfile", "Textfile mode, for node_exporter / windows_expor
     Option("enabled", "bool", False, "Write the latest snapshot to a .prom file."),
     Option("directory", "path", "", "The textfile collector's directory."),
     Option("interval", "duration", 60.0, "How often to rewrite the file (atomically).", minimum=1),
+))
+
+REMOTE_WRITE = Section("remote_write", "Store and forward over weak links: every snapshot is recorded on disk "
+                       "and sent, oldest first, with the Prometheus remote-write protocol (1.0).", (
+    Option("enabled", "bool", False, "Record snapshots on disk and send them to a remote-write receiver."),
+    Option("url", "str", "",
+           "The receiver's remote-write URL, e.g. https://prometheus.district.example:9090/api/v1/write "
+           "(Prometheus with --web.enable-remote-write-receiver, Mimir, Thanos Receive, VictoriaMetrics)."),
+    Option("job", "str", "wardwatch", "The job label of every series sent."),
+    Option("instance", "str", "", "The instance label of every series sent; empty: this PC's hostname."),
+    Option("external_labels", "map[str]", {},
+           "Labels added to every series sent, e.g. {district: ..., commune: ..., role: pc}; "
+           "a label of the sample itself wins over one of these."),
+    Option("directory", "path", "", "Where the on-disk buffer lives; empty: <state_dir>/remote-write."),
+    Option("record_interval", "duration", 15.0,
+           "How often the latest snapshot is recorded: one sample per series each time.", minimum=1),
+    Option("max_bytes", "bytes", 64 * 2**20,
+           "Disk the buffer may take; beyond it the oldest samples are dropped (and counted).", minimum=64 * 2**10),
+    Option("max_age", "duration", 86400.0,
+           "Samples older than this are dropped unsent (and counted); keep it within what the receiver "
+           "accepts (see docs/store-and-forward.md).", minimum=60),
+    Option("batch_samples", "int", 2000, "Most samples in one request (whole snapshots).", minimum=1, maximum=100000),
+    Option("timeout", "duration", 30.0, "Timeout of one request.", minimum=0.1),
+    Option("min_backoff", "duration", 1.0, "Wait after a failed request; doubled after each failure.", minimum=0.01),
+    Option("max_backoff", "duration", 60.0, "Longest wait between two tries.", minimum=0.01),
+    Option("username", "str", "", "Basic auth user for the receiver (optional)."),
+    Option("password_file", "path", "", "File holding the basic auth password (never put the password itself here)."),
+    Option("bearer_token_file", "path", "", "File holding a bearer token for the receiver (instead of basic auth)."),
+    Option("ca_file", "path", "", "CA certificate(s) (PEM) to verify the receiver with; empty: the system's CAs."),
+    Option("insecure_skip_verify", "bool", False, "Do not verify the receiver's TLS certificate (testing only)."),
 ))
 
 COLLECTOR_COMMON = ("enabled", "interval", "timeout")
@@ -288,10 +349,12 @@ def schema() -> Section:
                "(Linux) or %ProgramData%\\wardwatch (Windows)."),
         WEB,
         SPEC,
+        THRESHOLDS,
         Section("collectors", "Per-collector switches, schedules and options.",
                 tuple(collector_section(c) for c in REGISTRY)),
         PUSH,
         TEXTFILE,
+        REMOTE_WRITE,
     ))
 
 
@@ -299,20 +362,15 @@ def schema() -> Section:
 
 def defaults(section: Section | None = None) -> Settings:
     section = section or schema()
-    out: dict[str, Any] = {}
-    for child in section.children:
-        if isinstance(child, Section):
-            out[child.key] = defaults(child)
-        elif isinstance(child, ListOf):
-            out[child.key] = [_validate(child.item, yaml.compose(yaml.safe_dump(dict(d))), "<default>", "")
-                              for d in child.default]
-        else:
-            out[child.key] = _copy(child.default)
-    return Settings(out)
+    return Settings({child.key: _default_of(child) for child in section.children})
 
 
-def _copy(v: Any) -> Any:
-    return list(v) if isinstance(v, list) else v
+def _default_of(node: Node) -> Any:
+    if isinstance(node, Section):
+        return defaults(node)
+    if isinstance(node, ListOf):
+        return [_validate(node.item, yaml.compose(yaml.safe_dump(dict(d))), "<default>", "") for d in node.default]
+    return list(node.default) if isinstance(node.default, list) else node.default
 
 
 def load(path: str | Path | None) -> Settings:
@@ -333,8 +391,13 @@ def load(path: str | Path | None) -> Settings:
     return loads(text, source)
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def loads(text: str, source: str = "<config>", section: Section | None = None) -> Settings:
     section = section or schema()
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"larger than {MAX_CONFIG_BYTES // 1024} KiB: not a config file", source=source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -342,8 +405,13 @@ def loads(text: str, source: str = "<config>", section: Section | None = None) -
         line = mark.line + 1 if mark else None
         problem = (e.problem or e.context or "malformed YAML").strip()
         raise ConfigError(f"malformed YAML: {problem}", source=source, line=line) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow
+        line = text[:e.position].count("\n") + 1
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        raise ConfigError(f"malformed YAML: character U+{code:04X} is not allowed", source=source,
+                          line=line) from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"malformed YAML: {e}", source=source) from None
+        raise ConfigError("malformed YAML: " + " ".join(str(e).split()), source=source) from None
     if node is None:  # empty file: every default
         return defaults(section)
     return _validate(section, node, source, "")
@@ -375,10 +443,15 @@ def _validate(section: Section, node: yaml.Node, source: str, prefix: str) -> Se
         out[key] = _validate_node(child, value_node, source, dotted)
     for key, child in children.items():
         if key not in out:
-            out[key] = (defaults(child) if isinstance(child, Section)
-                        else defaults(Section("", "", (child,)))[key] if isinstance(child, ListOf)
-                        else _copy(child.default))
-    return Settings(out)
+            out[key] = _default_of(child)
+    settings = Settings(out)
+    if section.check is not None:
+        try:
+            section.check(settings)
+        except InvalidSettingError as e:
+            line = next((_line(v) for k, v in node.value if getattr(k, "value", None) == e.key), _line(node))
+            raise ConfigError(e.message, source=source, line=line, key=prefix + e.key) from None
+    return settings
 
 
 def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str) -> Any:
@@ -389,7 +462,18 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
     if isinstance(child, ListOf):
         if not isinstance(value_node, yaml.SequenceNode):
             raise ConfigError("expected a list", source=source, line=_line(value_node), key=dotted)
-        return [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        items = [_validate(child.item, item, source, f"{dotted}[{i}].") for i, item in enumerate(value_node.value)]
+        if child.unique:
+            first: dict[Any, int] = {}
+            for i, (item, item_node) in enumerate(zip(items, value_node.value, strict=True)):
+                value = item[child.unique]
+                line = next((_line(v) for k, v in item_node.value if getattr(k, "value", None) == child.unique),
+                            _line(item_node))
+                if value in first:
+                    raise ConfigError(f"{child.unique} {value!r} is already used (line {first[value]})",
+                                      source=source, line=line, key=f"{dotted}[{i}].{child.unique}")
+                first[value] = line
+        return items
     try:
         return child.parse(yaml.safe_load(yaml.serialize(value_node)))
     except (ValueError, yaml.YAMLError) as e:
@@ -399,7 +483,7 @@ def _validate_node(child: Node, value_node: yaml.Node, source: str, dotted: str)
 def _closest(key: str, options: Mapping[str, Any]) -> str | None:
     import difflib
 
-    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.75)
+    match = difflib.get_close_matches(key, list(options), n=1, cutoff=0.7)
     return match[0] if match else None
 
 

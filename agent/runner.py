@@ -81,6 +81,9 @@ class Runner:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.first_round = threading.Event()  # set once every collector has finished (or timed out) once
+        if not self._slots:
+            self.first_round.set()
 
     # --- public ---------------------------------------------------------------
 
@@ -99,6 +102,11 @@ class Runner:
 
     def start(self) -> None:
         self._notify()
+        for slot in self._slots.values():
+            try:
+                slot.collector.start()
+            except Exception:  # noqa: BLE001 - one collector's background work must not stop the others
+                log.exception("collector %s failed to start its background work", slot.collector.name)
         for name in self._slots:
             t = threading.Thread(target=self._loop, args=(name,), name=f"collector-{name}", daemon=True)
             t.start()
@@ -167,7 +175,10 @@ class Runner:
             log.info("collector %s recovered", slot.collector.name)
         with self._lock:
             slot.result = result
+            done = all(s.result.finished_at for s in self._slots.values())
         self._notify()
+        if done:
+            self.first_round.set()
         return result
 
     def _notify(self) -> None:

@@ -24,6 +24,11 @@ from bench.common import Row  # noqa: E402
 # The explicit list of benchmarks: module bench.<name> with run(quick: bool) -> list[Row].
 BENCHES = (
     "scrape",
+    "load",
+    "printers",
+    "wan",
+    "remote_write",
+    "fuzz",
     "alerts",
 )
 
@@ -35,7 +40,7 @@ def table(rows: list[Row]) -> str:
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "-"
         ref = f"{r.ref:.4g}" if r.ref is not None else "-"
         body.append((r.bench, r.figure, f"{r.ours:.4g}", r.unit, r.reference, ref, ratio))
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in body]

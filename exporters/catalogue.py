@@ -58,3 +58,16 @@ def load(path: Path = CATALOGUE_FILE) -> dict[str, MetricSpec]:
 def sample_index() -> dict[str, tuple[MetricSpec, tuple[str, ...]]]:
     """sample name -> (its metric, the sorted label names it must carry)."""
     return {s: (m, labels) for m in load().values() for s, labels in m.sample_names().items()}
+
+
+def reference_markdown() -> str:
+    """The metric reference table in the README is this text, checked by a test."""
+    rows = ["| metric | type | labels | on by default | meaning |", "| --- | --- | --- | --- | --- |"]
+    for m in load().values():
+        labels = ", ".join(f"`{x}`" for x in m.labels)
+        rows.append(f"| `{m.name}` | {m.type} | {labels} | {'yes' if m.default else ''} | {m.help} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -1,9 +1,8 @@
 """HTTP(S) endpoint: /metrics from the cached snapshot, /healthz, a small index.
 
 TLS handshakes happen in the connection's own thread (never in the accept
-loop), so a slow or hostile client cannot hold up other scrapes. Basic auth
-checks bcrypt once per distinct good credential and then answers from a small
-cache, so a real scraper pays bcrypt once, not per scrape.
+loop), so a slow or hostile client cannot hold up other scrapes; connections
+are bounded. Basic auth: see `Authenticator`.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import logging
 import socket
 import ssl
 import threading
+from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import bcrypt
@@ -28,9 +28,8 @@ INDEX = b"""<!doctype html><html><head><meta charset="utf-8"><title>wardwatch ag
 <body><h1>wardwatch agent</h1>
 <p><a href="/metrics">/metrics</a> &middot; <a href="/healthz">/healthz</a></p></body></html>
 """
-# A real hash to check unknown users against, so a wrong user name costs as much as a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(b"wardwatch-dummy", bcrypt.gensalt(4))
-_GOOD_CACHE_MAX = 64
+_VERDICT_CACHE_MAX = 1024
+MAX_CONNECTIONS = 256  # beyond this, new connections are closed at once instead of queueing threads
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -40,10 +39,25 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 class Authenticator:
+    """Basic auth against bcrypt hashes, cheap for real scrapers and bounded under attack.
+
+    Each distinct credential is checked with bcrypt once and its verdict remembered
+    (bounded LRU): a real scraper pays bcrypt once, and a retry storm of the same wrong
+    password costs nothing. At most one bcrypt check runs at a time, so a flood of new
+    wrong passwords takes at most one core and never delays a scrape whose credentials
+    are already known. Unknown users are checked against a dummy hash of the same cost,
+    so a wrong user name takes as long as a wrong password.
+    """
+
     def __init__(self, users: dict[str, bytes]):
         self.users = users
-        self._good: set[bytes] = set()
+        self._verdicts: OrderedDict[bytes, bool] = OrderedDict()
         self._lock = threading.Lock()
+        self._bcrypt = threading.Lock()
+        self._dummy = b""
+        if users:
+            cost = max(int(h.split(b"$")[2]) for h in users.values())
+            self._dummy = bcrypt.hashpw(b"wardwatch-dummy", bcrypt.gensalt(cost))
 
     def check(self, header: str | None) -> bool:
         if not self.users:
@@ -57,17 +71,19 @@ class Authenticator:
         if not sep:
             return False
         hashed = self.users.get(user)
-        # The cache key binds user, password and the hash they were checked against.
+        # The key binds user, password and the hash they are checked against (a reload may change it).
         key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), hashed or b""))).digest()
         with self._lock:
-            if hashed is not None and key in self._good:
-                return True
-        ok = bcrypt.checkpw(password.encode(), hashed or _DUMMY_HASH) and hashed is not None
-        if ok:
-            with self._lock:
-                if len(self._good) >= _GOOD_CACHE_MAX:
-                    self._good.clear()
-                self._good.add(key)
+            verdict = self._verdicts.get(key)
+            if verdict is not None:
+                self._verdicts.move_to_end(key)
+                return verdict
+        with self._bcrypt:
+            ok = bcrypt.checkpw(password.encode(), hashed or self._dummy) and hashed is not None
+        with self._lock:
+            self._verdicts[key] = ok
+            if len(self._verdicts) > _VERDICT_CACHE_MAX:
+                self._verdicts.popitem(last=False)
         return ok
 
 
@@ -77,6 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "wardwatch"
     sys_version = ""
     timeout = 30  # seconds a connection may idle between requests
+    disable_nagle_algorithm = True  # headers and body leave at once: no 40 ms delayed-ACK stall
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
@@ -122,6 +139,7 @@ class MetricsServer(ThreadingHTTPServer):
         host, port = parse_listen(listen)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.exposition = exposition
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.configure(web)
         super().__init__((host or ("::" if self.address_family == socket.AF_INET6 else "0.0.0.0"), port), _Handler)
 
@@ -129,6 +147,18 @@ class MetricsServer(ThreadingHTTPServer):
         self.tls = web.tls
         self.auth = Authenticator(web.users)
         self.headers = web.headers
+
+    def process_request(self, request, client_address) -> None:  # type: ignore[override]
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
 
     def finish_request(self, request, client_address) -> None:  # type: ignore[override]
         if self.tls is not None:

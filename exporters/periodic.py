@@ -11,8 +11,10 @@ log = logging.getLogger("wardwatch.exporters")
 
 
 class Periodic:
-    def __init__(self, name: str, interval: float, fn: Callable[[], None]):
-        self.name, self.interval, self.fn = name, interval, fn
+    def __init__(self, name: str, interval: float, fn: Callable[[], None], after: threading.Event | None = None):
+        """`after`: wait (at most one interval) for this event before the first call, e.g. the
+        runner's first round, so that the first push or file already holds collected values."""
+        self.name, self.interval, self.fn, self.after = name, interval, fn, after
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
@@ -24,6 +26,10 @@ class Periodic:
         self._thread.join(wait)
 
     def _loop(self) -> None:
+        deadline = time.monotonic() + self.interval
+        while self.after is not None and not self.after.is_set() and time.monotonic() < deadline:
+            if self._stop.wait(0.1):
+                return
         next_run = time.monotonic()
         while not self._stop.wait(max(0.0, next_run - time.monotonic())):
             try:

@@ -12,11 +12,11 @@ from agent.config import ConfigError, Settings
 from exporters.exposition import CONTENT_TYPE, Exposition
 
 
-def _segment(value: str) -> str:
-    # The Pushgateway's grouping key: a value with "/" (or empty) must be base64url-encoded.
+def _segment(label: str, value: str) -> str:
+    # The Pushgateway's grouping key: a value with "/" (or empty) goes base64url-encoded as label@base64.
     if not value or "/" in value:
-        return "@base64/" + base64.urlsafe_b64encode(value.encode()).decode()
-    return quote(value, safe="")
+        return f"{label}@base64/" + base64.urlsafe_b64encode(value.encode()).decode()
+    return f"{label}/" + quote(value, safe="")
 
 
 class Pusher:
@@ -24,8 +24,8 @@ class Pusher:
         if not settings.url:
             raise ConfigError("push.enabled needs push.url", source=source, key="push.url")
         instance = settings.instance or socket.gethostname()
-        self.url = (f"{settings.url.rstrip('/')}/metrics/job/{_segment(settings.job)}"
-                    f"/instance/{_segment(instance)}")
+        self.url = (f"{settings.url.rstrip('/')}/metrics/{_segment('job', settings.job)}"
+                    f"/{_segment('instance', instance)}")
         self.timeout = settings.timeout
         self.exposition = exposition
         self.auth = ""

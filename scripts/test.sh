@@ -30,6 +30,6 @@ echo "== installing wardwatch[fleet,test] into .venv"
 .venv/bin/python -m pip install -q -e '.[fleet,test]'
 
 echo "== ruff"
-.venv/bin/ruff check agent exporters fleet tests bench
+.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -154,3 +154,56 @@ def prometheus(tmp: Path, scrape_configs: list[dict], *, rule_files: list[str] |
     with process(args, log=tmp / "prometheus.log", timeout=30,
                  ready=lambda: http_get(f"{base}/-/ready", timeout=1)[0] == 200):
         yield base
+
+
+def make_cert(directory: Path, name: str = "server", days: int = 30) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1 / ::1; returns (cert, key) paths."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Exposition text -> {(name, sorted labels): value}, through prometheus_client's own parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+@contextlib.contextmanager
+def agent(tmp: Path, config: str | None = None, *, extra: list[str] | None = None,
+          timeout: float = 20.0) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A real `wardwatch-agent run` on a free loopback port; yields (process, base URL)."""
+    port = free_port()
+    args = agent_cmd("run", "--listen", f"127.0.0.1:{port}", *(extra or []))
+    if config is not None:
+        cfg = tmp / "agent.yml"
+        cfg.write_text(config)
+        args += ["--config", str(cfg)]
+    with process(args, port=port, log=tmp / "agent.log", timeout=timeout, cwd=REPO) as proc:
+        yield proc, f"http://127.0.0.1:{port}"

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from agent.collectors.base import Collector
 from agent.collectors.hardware import HardwareCollector
+from agent.collectors.printers import PrintersCollector
+from agent.collectors.scanners import ScannersCollector
+from agent.collectors.wan import WanCollector
 
 REGISTRY: tuple[type[Collector], ...] = (
     HardwareCollector,
+    PrintersCollector,
+    ScannersCollector,
+    WanCollector,
 )
 
 

@@ -46,6 +46,10 @@ class Collector:
         self.settings = settings
         self.context = context
 
+    def start(self) -> None:
+        """Begin background work that belongs to a long-running agent (schedulers, state kept on
+        disk); called by the runner's `start()`, not by a one-off `check`. Optional."""
+
     def collect(self) -> list[Sample]:
         raise NotImplementedError
 

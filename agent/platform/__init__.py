@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from agent.devices.printer_status import SourceStatus
+    from agent.devices.sane import SaneOptions
+    from agent.devices.scanner_status import ScannerStatus
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,24 @@ class Platform(Protocol):
     def fixed_disks(self) -> list[str]: ...
 
     def default_state_dir(self) -> str: ...
+
+    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+        """This PC's print queues by name (CUPS on Linux, the spooler on Windows); None when
+        there is no local print system to ask. Raises when it is there but does not answer."""
+        ...
+
+    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+        """Scanners attached to this PC (SANE on Linux, WIA on Windows). Raises when the
+        listing fails or hangs past its timeout."""
+        ...
+
+    def default_gateway(self) -> str | None:
+        """IPv4 address of the default gateway, or None (used by `collectors.wan.auto`)."""
+        ...
+
+    def dns_servers(self) -> list[str]:
+        """The DNS servers this PC asks, in order (used by `collectors.wan.auto`)."""
+        ...
 
 
 def current() -> Platform:

@@ -3,13 +3,21 @@ so tests can point the platform at a tree of their own."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
 from agent.platform import SystemInfo
+
+if TYPE_CHECKING:
+    from agent.devices.printer_status import SourceStatus
+    from agent.devices.sane import SaneOptions
+    from agent.devices.scanner_status import ScannerStatus
 
 # Filesystems that live on a fixed local disk; everything else (tmpfs, squashfs
 # of snaps, network mounts, overlay of containers) is not a "fixed disk".
@@ -40,11 +48,43 @@ def parse_cpu_model(cpuinfo: str) -> str:
     return ""
 
 
+def parse_default_gateway(route_table: str) -> str | None:
+    """The default route's gateway from /proc/net/route (hex, host byte order); lowest metric wins."""
+    best: tuple[int, str] | None = None
+    for line in route_table.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 8:
+            continue
+        try:
+            dest, gateway, flags, metric, mask = int(f[1], 16), int(f[2], 16), int(f[3], 16), int(f[6]), int(f[7], 16)
+        except ValueError:
+            continue
+        if dest == 0 and mask == 0 and flags & 0x1 and flags & 0x2:  # RTF_UP, RTF_GATEWAY
+            address = str(ipaddress.IPv4Address(struct.pack("<I", gateway)))
+            if best is None or metric < best[0]:
+                best = (metric, address)
+    return best[1] if best else None
+
+
+def parse_resolv_conf(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        f = line.split("#", 1)[0].split(";", 1)[0].split()
+        if len(f) >= 2 and f[0] == "nameserver":
+            out.append(f[1])
+    return out
+
+
 class LinuxPlatform:
     name = "linux"
 
-    def __init__(self, root: str = "/"):
+    def __init__(self, root: str = "/", cups_sockets: tuple[str, ...] | None = None,
+                 cups_ports: tuple[tuple[str, int], ...] = (("127.0.0.1", 631), ("::1", 631))):
         self.root = Path(root)
+        # Where a local CUPS is looked for when no server is configured.
+        self.cups_sockets = cups_sockets if cups_sockets is not None else (
+            str(self.root / "run/cups/cups.sock"), str(self.root / "var/run/cups/cups.sock"))
+        self.cups_ports = cups_ports
 
     def _read(self, rel: str) -> str:
         try:
@@ -79,3 +119,25 @@ class LinuxPlatform:
 
     def default_state_dir(self) -> str:
         return "/var/lib/wardwatch"
+
+    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+        from agent.devices import ipp_status
+
+        server = cups_server or ipp_status.find_local_cups(self.cups_sockets, self.cups_ports, min(timeout, 2.0))
+        if server is None:
+            return None
+        return ipp_status.cups_queues(server, timeout)
+
+    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+        from agent.devices import sane as sane_
+
+        return sane_.scanners(sane)
+
+    def default_gateway(self) -> str | None:
+        return parse_default_gateway(self._read("proc/net/route"))
+
+    def dns_servers(self) -> list[str]:
+        servers = parse_resolv_conf(self._read("etc/resolv.conf"))
+        if servers == ["127.0.0.53"]:  # systemd-resolved's stub: ask what it asks
+            servers = parse_resolv_conf(self._read("run/systemd/resolve/resolv.conf")) or servers
+        return servers

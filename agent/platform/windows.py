@@ -11,12 +11,18 @@ import json
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from agent.platform import SystemInfo
+
+if TYPE_CHECKING:
+    from agent.devices.printer_status import SourceStatus
+    from agent.devices.sane import SaneOptions
+    from agent.devices.scanner_status import ScannerStatus
 
 SYSTEM_INFO_PS = (
     "$ErrorActionPreference='Stop';"
@@ -25,6 +31,17 @@ SYSTEM_INFO_PS = (
     "OperatingSystem=(Get-CimInstance Win32_OperatingSystem | Select-Object Caption,Version,BuildNumber);"
     "BIOS=(Get-CimInstance Win32_BIOS | Select-Object SerialNumber);"
     "Processor=@(Get-CimInstance Win32_Processor | Select-Object Name,NumberOfCores,MaxClockSpeed)"
+    "} | ConvertTo-Json -Depth 3 -Compress"
+)
+
+
+NETWORK_PS = (
+    "$ErrorActionPreference='Stop';"
+    "[pscustomobject]@{"
+    "Gateway=(Get-NetRoute -DestinationPrefix '0.0.0.0/0' -ErrorAction SilentlyContinue | "
+    "Sort-Object RouteMetric | Select-Object -First 1 -ExpandProperty NextHop);"
+    "Dns=@(Get-DnsClientServerAddress -AddressFamily IPv4 | Where-Object { $_.ServerAddresses } | "
+    "Select-Object -ExpandProperty ServerAddresses)"
     "} | ConvertTo-Json -Depth 3 -Compress"
 )
 
@@ -74,6 +91,31 @@ def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
     )
 
 
+def parse_network(text: str) -> tuple[str | None, list[str]]:
+    """(default gateway, DNS servers) from NETWORK_PS's JSON; ConvertTo-Json renders a one-element
+    array as a bare string and an empty one as null."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise WindowsParseError("PowerShell output is not a JSON object")
+    gateway = doc.get("Gateway")
+    if isinstance(gateway, list):
+        gateway = gateway[0] if gateway else None
+    gateway = str(gateway).strip() if gateway else None
+    if gateway == "0.0.0.0":  # an on-link default route has no gateway
+        gateway = None
+    dns = doc.get("Dns") or []
+    if isinstance(dns, str):
+        dns = [dns]
+    servers: list[str] = []
+    for d in dns:
+        if isinstance(d, str) and d.strip() and d.strip() not in servers:
+            servers.append(d.strip())
+    return gateway, servers
+
+
 def run_powershell(script: str, timeout: float = 30.0) -> str:
     return subprocess.run(
         ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
@@ -83,12 +125,18 @@ def run_powershell(script: str, timeout: float = 30.0) -> str:
 
 class WindowsPlatform:
     name = "windows"
+    # Starting PowerShell costs a weak PC about a second of CPU; identity rarely changes.
+    SYSTEM_INFO_TTL = 3600.0
 
     def __init__(self, run: Callable[[str], str] = run_powershell):
         self.run = run
+        self._info: tuple[float, SystemInfo] | None = None
 
     def system_info(self) -> SystemInfo:
-        return parse_system_info(self.run(SYSTEM_INFO_PS), hostname=socket.gethostname())
+        now = time.monotonic()
+        if self._info is None or now - self._info[0] > self.SYSTEM_INFO_TTL:
+            self._info = (now, parse_system_info(self.run(SYSTEM_INFO_PS), hostname=socket.gethostname()))
+        return self._info[1]
 
     def system_disk(self) -> str:
         return os.environ.get("SystemDrive", "C:") + "\\"
@@ -98,3 +146,21 @@ class WindowsPlatform:
 
     def default_state_dir(self) -> str:
         return os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "wardwatch")
+
+    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+        """The spooler's queues (`cups_server` does not apply on Windows)."""
+        from agent.platform import windows_devices
+
+        return windows_devices.print_queues(self.run, time.time())
+
+    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+        """WIA scanners (the SANE options do not apply on Windows)."""
+        from agent.platform import windows_devices
+
+        return windows_devices.scanners(self.run)
+
+    def default_gateway(self) -> str | None:
+        return parse_network(self.run(NETWORK_PS))[0]
+
+    def dns_servers(self) -> list[str]:
+        return parse_network(self.run(NETWORK_PS))[1]

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from agent.collectors.base import Sample
 from agent.runner import Result
 
-PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+PASS, FAIL, UNKNOWN, INFO = "pass", "fail", "unknown", "info"  # INFO: said, but neither passes nor fails
 
 STATUS = {
-    "vi": {PASS: "ĐẠT", FAIL: "KHÔNG ĐẠT", UNKNOWN: "CHƯA RÕ"},
-    "en": {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "UNKNOWN"},
+    "vi": {PASS: "ĐẠT", FAIL: "KHÔNG ĐẠT", UNKNOWN: "CHƯA RÕ", INFO: "GHI CHÚ"},
+    "en": {PASS: "PASS", FAIL: "FAIL", UNKNOWN: "UNKNOWN", INFO: "NOTE"},
 }
 
 TEXT = {
@@ -36,7 +36,7 @@ class Row:
     area: str      # the collector it comes from
     key: str       # stable machine key, e.g. "memory"
     subject: str   # human name, in the chosen language
-    status: str    # PASS / FAIL / UNKNOWN
+    status: str    # PASS / FAIL / UNKNOWN / INFO
     found: str = ""
     needed: str = ""
     detail: str = ""
@@ -46,9 +46,9 @@ Section = Callable[[list[Sample], str], list[Row]]
 
 
 def _sections() -> dict[str, Section]:
-    from agent.report import hardware
+    from agent.report import hardware, printers, scanners, wan
 
-    return {"hardware": hardware.rows}
+    return {"hardware": hardware.rows, "printers": printers.rows, "scanners": scanners.rows, "wan": wan.rows}
 
 
 def build(results: Mapping[str, Result], lang: str) -> list[Row]:
@@ -66,7 +66,7 @@ def build(results: Mapping[str, Result], lang: str) -> list[Row]:
 
 
 def ok(rows: list[Row]) -> bool:
-    return all(r.status == PASS for r in rows)
+    return all(r.status in (PASS, INFO) for r in rows)
 
 
 def render_text(rows: list[Row], lang: str, host: str) -> str:
@@ -82,7 +82,7 @@ def render_text(rows: list[Row], lang: str, host: str) -> str:
         if r.detail:
             text += f" — {r.detail}" if r.found or r.needed else f": {r.detail}"
         lines.append(f"{status} {text}")
-    failed = sum(r.status != PASS for r in rows)
+    failed = sum(r.status not in (PASS, INFO) for r in rows)
     lines += ["", TEXT["overall_ok"][lang] if not failed else TEXT["overall_fail"][lang].format(n=failed)]
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,287 @@
+"""Printers: this PC's print queues (CUPS through its IPP interface on Linux, the
+spooler on Windows) and network printers from the config (IPP Get-Printer-Attributes
+and the SNMP Printer-MIB), merged into one view per printer.
+
+Network printers are queried side by side (at most `concurrency` at once), each
+within `device_timeout`; one dead printer costs its own timeout, not everyone's.
+With the default config (no printers listed) only local queues are read, and only
+if a local CUPS answers; nothing leaves the PC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from dataclasses import dataclass
+
+from agent.collectors.base import Collector, Sample, sample
+from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
+from agent.devices import ipp, ipp_status, snmp_printer
+from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
+from agent.devices.printer_view import PrinterView, merge
+
+LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
+log = logging.getLogger("wardwatch.printers")
+
+def _check_printer(p: Settings) -> None:
+    for key in ("name", "address"):
+        if not p[key].strip():
+            raise InvalidSettingError(key, "required, and not set")
+    if not (p.ipp or p.snmp or p.queue):
+        raise InvalidSettingError("ipp", "nothing to ask: turn on ipp or snmp, or name a queue")
+    if p.ipp and p.ipp_uri:
+        try:
+            ipp.endpoint_from_uri(p.ipp_uri)
+        except ipp.IppError as e:
+            raise InvalidSettingError("ipp_uri", str(e)) from None
+
+
+PRINTER_ITEM = Section("printer", "A network printer.", (
+    Option("name", "str", "", "Name shown in metrics and reports; any text, e.g. \"Máy in một cửa\" (required)."),
+    Option("address", "str", "", "Host name or IP address of the printer (required)."),
+    Option("queue", "str", "",
+           "The local queue that prints to it, merged into the same view; empty: a queue whose device URI "
+           "names the same address (or the same name) is merged."),
+    Option("ipp", "bool", True, "Ask the printer over IPP (Get-Printer-Attributes)."),
+    Option("ipp_uri", "str", "", "IPP URI of the printer; empty: ipp://ADDRESS:631/ipp/print."),
+    Option("tls_verify", "bool", True, "For an ipps:// URI: check the printer's certificate."),
+    Option("snmp", "bool", True, "Read the Printer-MIB over SNMP."),
+    Option("community", "str", "public", "SNMP community (never written to logs or metrics)."),
+    Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c")),
+    Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
+    Option("snmp_timeout", "duration", 1.0, "Timeout of one SNMP request.", minimum=0.05),
+    Option("snmp_retries", "int", 1, "Retries of one SNMP request.", minimum=0, maximum=5),
+), check=_check_printer)
+
+
+@dataclass(frozen=True)
+class NetworkPrinter:
+    name: str
+    address: str
+    queue: str
+    ipp: ipp.Endpoint | None
+    snmp: snmp_printer.Target | None
+
+
+def network_printers(items: list[Settings]) -> list[NetworkPrinter]:
+    """The configured printers (already checked by `_check_printer`)."""
+    out = []
+    for p in items:
+        endpoint = None
+        if p.ipp:
+            host = f"[{p.address}]" if ":" in p.address else p.address
+            endpoint = ipp.endpoint_from_uri(p.ipp_uri or f"ipp://{host}:631/ipp/print", tls_verify=p.tls_verify)
+        target = snmp_printer.Target(p.address, p.snmp_port, p.community, p.version, p.snmp_timeout,
+                                     p.snmp_retries) if p.snmp else None
+        out.append(NetworkPrinter(p.name, p.address, p.queue, endpoint, target))
+    return out
+
+
+class PrintersCollector(Collector):
+    name = "printers"
+    help = ("Printers: local queues (CUPS or the Windows spooler) and network printers (IPP, SNMP Printer-MIB), "
+            "one merged view each.")
+    options = (
+        Option("local_queues", "bool", True,
+               "Report this PC's print queues: CUPS (through IPP) on Linux, the spooler on Windows."),
+        Option("cups_server", "str", "",
+               "The CUPS to read on Linux: a UNIX socket path or HOST:PORT. Empty: /run/cups/cups.sock, else "
+               "localhost:631, if one answers; when none does, no queue is reported and that is not a failure."),
+        Option("queue_stuck_after", "duration", 900.0,
+               "A queue whose oldest waiting job is older than this is reported stuck (queue_stuck).", minimum=1),
+        Option("supply_low_ratio", "float", 0.1,
+               "A toner or ink supply at or below this fraction is reported low (toner_low).",
+               minimum=0, maximum=1),
+        Option("forget_after", "duration", 86400.0,
+               "A local queue that disappears is reported missing for this long, then forgotten.", minimum=0),
+        Option("concurrency", "int", 8, "Network printers asked at the same time.", minimum=1, maximum=64),
+        Option("device_timeout", "duration", 5.0,
+               "Time given to one network printer (IPP and SNMP side by side); one that takes longer is "
+               "reported unreachable. Keep the collector's timeout above "
+               "device_timeout x ceil(printers / concurrency).", minimum=0.1),
+        ListOf("printers", "Network printers to ask over IPP and SNMP (none by default).", PRINTER_ITEM,
+               unique="name"),
+    )
+    default_interval = 60.0
+    default_timeout = 30.0
+
+    def __init__(self, settings: Settings, context) -> None:
+        super().__init__(settings, context)
+        self.network = network_printers(list(settings.printers))
+        self._known: dict[str, tuple[float, SourceStatus]] = {}  # local queues seen: last time, last status
+        self._errors: dict[tuple[str, str], str] = {}  # (printer or "", source) -> last error logged
+
+    def _note(self, printer: str, source: str, error: str) -> None:
+        """Log a source's error when it appears or changes, and its recovery; never every run."""
+        key = (printer, source)
+        before = self._errors.get(key, "")
+        if error and error != before:
+            log.warning("%s%s did not answer: %s", f"printer {printer!r}: " if printer else "", source, error)
+        elif before and not error:
+            log.info("%s%s answers again", f"printer {printer!r}: " if printer else "", source)
+        if error:
+            self._errors[key] = error
+        else:
+            self._errors.pop(key, None)
+
+    # --- sources -------------------------------------------------------------------
+
+    def _local(self, now: float) -> tuple[dict[str, SourceStatus], bool | None]:
+        """Local queues (the ones that vanished reported missing) and whether the print
+        system answered (None: there is none on this PC, and never was)."""
+        if not self.settings.local_queues:
+            return {}, None
+        error = ""
+        try:
+            queues = self.context.platform.print_queues(self.settings.cups_server, LOCAL_TIMEOUT)
+        except Exception as e:  # noqa: BLE001 - a dead spooler is reported (spooler_up 0), network printers go on
+            queues, error = None, _short(e)
+        else:
+            if queues is None:
+                if not self._known:
+                    return {}, None  # no local print system: nothing to report, not a failure
+                error = "the local print system no longer answers"
+        self._note("", "local print system", error)
+        for name, (seen, _) in list(self._known.items()):
+            if now - seen > self.settings.forget_after:
+                del self._known[name]
+        out: dict[str, SourceStatus] = {}
+        if queues is None:
+            for name, (_, last) in self._known.items():
+                out[name] = SourceStatus(last.source, reachable=False, error=error, problems={UNREACHABLE},
+                                         make_model=last.make_model)
+            return out, False
+        for name, status in queues.items():
+            self._known[name] = (now, status)
+            out[name] = status
+        for name, (_, last) in self._known.items():
+            if name not in out:
+                out[name] = SourceStatus(last.source, reachable=False, error="queue no longer exists",
+                                         problems={MISSING}, make_model=last.make_model)
+        return out, True
+
+    def _network(self) -> dict[str, list[SourceStatus]]:
+        if not self.network:
+            return {}
+        return asyncio.run(self._ask_all())
+
+    async def _ask_all(self) -> dict[str, list[SourceStatus]]:
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        session = snmp_printer.Session()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.concurrency,
+                                                     thread_name_prefix="ipp")
+        try:
+            async def one(p: NetworkPrinter) -> tuple[str, list[SourceStatus]]:
+                async with limit:
+                    return p.name, await self._ask(p, session, pool)
+
+            results = await asyncio.gather(*(one(p) for p in self.network))
+        finally:
+            session.close()
+            pool.shutdown(wait=False, cancel_futures=True)
+        for name, statuses in results:
+            for st in statuses:
+                self._note(name, st.source, st.error)
+        return dict(results)
+
+    async def _ask(self, p: NetworkPrinter, session: snmp_printer.Session,
+                   pool: concurrent.futures.Executor) -> list[SourceStatus]:
+        timeout = self.settings.device_timeout
+        loop = asyncio.get_running_loop()
+        jobs = []
+        if p.ipp is not None:
+            endpoint = p.ipp
+            jobs.append(("ipp", loop.run_in_executor(pool, lambda: ipp_status.status_from_attributes(
+                ipp.get_printer_attributes(endpoint, timeout), "ipp"))))
+        if p.snmp is not None:
+            jobs.append(("snmp", self._snmp(session, p.snmp)))
+        answers = await asyncio.gather(*(asyncio.wait_for(j, timeout) for _, j in jobs), return_exceptions=True)
+        out = []
+        for (source, _), answer in zip(jobs, answers, strict=True):
+            if isinstance(answer, SourceStatus):
+                out.append(answer)
+            elif isinstance(answer, BaseException):
+                if not isinstance(answer, Exception):
+                    raise answer  # cancellation and the like are not a device's fault
+                out.append(SourceStatus(source, reachable=False, error=_short(answer)))
+        return out
+
+    @staticmethod
+    async def _snmp(session: snmp_printer.Session, target: snmp_printer.Target) -> SourceStatus:
+        return snmp_printer.decode(await session.fetch(target))
+
+    # --- views -------------------------------------------------------------------
+
+    def views(self, now: float | None = None) -> tuple[list[PrinterView], bool | None]:
+        now = time.time() if now is None else now
+        local, spooler_up = self._local(now)
+        network = self._network()
+        bound: dict[str, SourceStatus] = {}
+        for p in self.network:
+            queue = p.queue or (p.name if p.name in local else "") or next(
+                (n for n, s in sorted(local.items()) if s.address and s.address.lower() == p.address.lower()
+                 and n not in bound), "")
+            if queue and queue in local and queue not in bound:
+                bound[queue] = local[queue]
+                network[p.name] = [local[queue], *network.get(p.name, [])]
+            elif p.queue and p.queue not in local:  # the queue named in the config is not there
+                source = next((q.source for q in local.values()), "queue")
+                network[p.name] = [SourceStatus(source, reachable=False, error=f"no queue named {p.queue!r}",
+                                                problems={MISSING}), *network.get(p.name, [])]
+        s = self.settings
+        views = [merge(name, [status], supply_low_ratio=s.supply_low_ratio, queue_stuck_after=s.queue_stuck_after)
+                 for name, status in sorted(local.items()) if name not in bound]
+        views += [merge(p.name, network.get(p.name, []), supply_low_ratio=s.supply_low_ratio,
+                        queue_stuck_after=s.queue_stuck_after) for p in self.network]
+        return views, spooler_up
+
+    def collect(self) -> list[Sample]:
+        views, spooler_up = self.views()
+        out: list[Sample] = []
+        if spooler_up is not None:
+            out.append(sample("wardwatch_printer_spooler_up", int(spooler_up)))
+        for v in views:
+            out += samples(v)
+        return out
+
+
+def samples(v: PrinterView) -> list[Sample]:
+    p = v.name
+    out = [
+        sample("wardwatch_printer_up", int(v.up), printer=p),
+        sample("wardwatch_printer_info", 1, printer=p, source=v.source_label, make_model=v.make_model,
+               serial=v.serial),
+    ]
+    out += [sample("wardwatch_printer_problem", 1, printer=p, problem=x) for x in sorted(v.problems)]
+    out += [sample("wardwatch_printer_source_up", int(s.reachable), printer=p, source=s.source)
+            for s in v.sources]
+    if v.state:
+        out.append(sample("wardwatch_printer_state", 1, printer=p, state=v.state))
+    if v.accepting is not None:
+        out.append(sample("wardwatch_printer_accepting_jobs", int(v.accepting), printer=p))
+    out += [sample("wardwatch_printer_state_reason", 1, printer=p, reason=r) for r in v.reasons]
+    if v.message:
+        out.append(sample("wardwatch_printer_state_message_info", 1, printer=p, message=v.message))
+    if v.jobs_waiting is not None:
+        out.append(sample("wardwatch_printer_jobs_waiting", v.jobs_waiting, printer=p))
+    if v.oldest_job_age is not None:
+        out.append(sample("wardwatch_printer_oldest_job_age_seconds", v.oldest_job_age, printer=p))
+    for supply in v.supplies:
+        if supply.ratio is not None:
+            out.append(sample("wardwatch_printer_supply_ratio", supply.ratio, printer=p, supply=supply.name))
+    for tray in v.trays:
+        if tray.ratio is not None:
+            out.append(sample("wardwatch_printer_input_ratio", tray.ratio, printer=p, input=tray.name))
+    if v.alerts is not None:
+        out += [sample("wardwatch_printer_alerts", v.alerts.get(sev, 0), printer=p, severity=sev)
+                for sev in ("critical", "warning", "other")]
+    return out
+
+
+def _short(e: BaseException) -> str:
+    if isinstance(e, asyncio.TimeoutError | TimeoutError):
+        return "no answer in time"
+    text = str(e) or type(e).__name__
+    return " ".join(text.split())[:160]

@@ -1,0 +1,396 @@
+"""Printer-MIB (RFC 3805) and HOST-RESOURCES-MIB (RFC 2790) over SNMP v1/v2c.
+
+`fetch()` walks the few table columns wardwatch reads, with pysnmp's asyncio API
+(no MIB files: raw OIDs, no lookups); `decode()` turns the walked columns into a
+`SourceStatus` and is a pure function, tested on the recordings in
+shared/fixtures/snmprec as well as through snmpsim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.devices.printer_status import (
+    DOOR_OPEN,
+    JAMMED,
+    MARKER_WASTE_FULL,
+    MEDIA_EMPTY,
+    MEDIA_LOW,
+    OFFLINE,
+    OTHER,
+    SERVICE_REQUESTED,
+    TONER,
+    TONER_EMPTY,
+    TONER_LOW,
+    WASTE,
+    SourceStatus,
+    Supply,
+    Tray,
+    clean_supply_name,
+    is_manual_tray,
+    kind_from_words,
+    unique_names,
+)
+
+OID = tuple[int, ...]
+
+
+def _oid(text: str) -> OID:
+    return tuple(int(x) for x in text.split("."))
+
+
+SYS_DESCR = _oid("1.3.6.1.2.1.1.1")
+HR_DEVICE_TYPE = _oid("1.3.6.1.2.1.25.3.2.1.2")
+HR_DEVICE_DESCR = _oid("1.3.6.1.2.1.25.3.2.1.3")
+HR_DEVICE_STATUS = _oid("1.3.6.1.2.1.25.3.2.1.5")
+HR_PRINTER_STATUS = _oid("1.3.6.1.2.1.25.3.5.1.1")
+HR_PRINTER_ERROR_STATE = _oid("1.3.6.1.2.1.25.3.5.1.2")
+PRT_SERIAL = _oid("1.3.6.1.2.1.43.5.1.1.17")
+SUPPLY_CLASS = _oid("1.3.6.1.2.1.43.11.1.1.4")
+SUPPLY_TYPE = _oid("1.3.6.1.2.1.43.11.1.1.5")
+SUPPLY_DESCR = _oid("1.3.6.1.2.1.43.11.1.1.6")
+SUPPLY_MAX = _oid("1.3.6.1.2.1.43.11.1.1.8")
+SUPPLY_LEVEL = _oid("1.3.6.1.2.1.43.11.1.1.9")
+INPUT_TYPE = _oid("1.3.6.1.2.1.43.8.2.1.2")
+INPUT_MAX = _oid("1.3.6.1.2.1.43.8.2.1.9")
+INPUT_LEVEL = _oid("1.3.6.1.2.1.43.8.2.1.10")
+INPUT_NAME = _oid("1.3.6.1.2.1.43.8.2.1.13")
+ALERT_SEVERITY = _oid("1.3.6.1.2.1.43.18.1.1.2")
+ALERT_GROUP = _oid("1.3.6.1.2.1.43.18.1.1.4")
+ALERT_CODE = _oid("1.3.6.1.2.1.43.18.1.1.7")
+ALERT_DESCR = _oid("1.3.6.1.2.1.43.18.1.1.8")
+CONSOLE_TEXT = _oid("1.3.6.1.2.1.43.16.5.1.2")
+
+# The columns walked, grouped by table, each group with the rows asked per request at
+# first (GETBULK max-repetitions): most printers have one printer device, a handful of
+# supplies and trays, few alerts. Asking for more rows than a table has costs decoding
+# time for nothing (BER decoding is most of the agent's work here).
+WALK_GROUPS: tuple[tuple[tuple[OID, ...], int], ...] = (
+    ((SYS_DESCR, HR_PRINTER_STATUS, HR_PRINTER_ERROR_STATE, PRT_SERIAL, CONSOLE_TEXT), 2),
+    ((HR_DEVICE_TYPE, HR_DEVICE_DESCR, HR_DEVICE_STATUS), 4),
+    ((SUPPLY_CLASS, SUPPLY_TYPE, SUPPLY_DESCR, SUPPLY_MAX, SUPPLY_LEVEL), 8),
+    ((INPUT_TYPE, INPUT_MAX, INPUT_LEVEL, INPUT_NAME), 4),
+    ((ALERT_SEVERITY, ALERT_GROUP, ALERT_CODE, ALERT_DESCR), 4),
+)
+COLUMNS: tuple[OID, ...] = tuple(c for group, _ in WALK_GROUPS for c in group)
+HR_DEVICE_PRINTER = _oid("1.3.6.1.2.1.25.3.1.5")
+
+# A walked column: the index after the column's OID, and the value (int, bytes or OID).
+Column = list[tuple[OID, Any]]
+
+# --- hrPrinterDetectedErrorState (RFC 3805 §2.2.13.4): BITS, bit 0 = MSB of octet 1 --
+ERROR_STATE_BITS: tuple[str, ...] = (
+    "lowPaper", "noPaper", "lowToner", "noToner", "doorOpen", "jammed", "offline", "serviceRequested",
+    "inputTrayMissing", "outputTrayMissing", "markerSupplyMissing", "outputNearFull", "outputFull",
+    "inputTrayEmpty", "overduePreventMaint",
+)
+_ERROR_BIT_PROBLEMS = {
+    "lowPaper": MEDIA_LOW, "noPaper": MEDIA_EMPTY, "lowToner": TONER_LOW, "noToner": TONER_EMPTY,
+    "doorOpen": DOOR_OPEN, "jammed": JAMMED, "offline": OFFLINE, "serviceRequested": SERVICE_REQUESTED,
+    "inputTrayMissing": OTHER, "outputTrayMissing": OTHER, "markerSupplyMissing": OTHER, "outputFull": OTHER,
+    "inputTrayEmpty": MEDIA_EMPTY, "overduePreventMaint": SERVICE_REQUESTED,
+}
+
+HR_PRINTER_STATUS_STATES = {3: "idle", 4: "processing", 5: "processing"}  # idle, printing, warmup
+
+# prtMarkerSuppliesType (IANA-PRINTER-MIB): toner-like and waste types.
+_TONER_TYPES = frozenset({3, 5, 6, 7, 12, 13, 21, 35})  # toner ink inkCartridge inkRibbon solidWax ribbonWax
+#                                                           tonerCartridge matteToner
+_WASTE_TYPES = frozenset({4, 8, 14, 24, 26})  # wasteToner wasteInk wasteWax wasteWater wastePaper
+RECEPTACLE_THAT_IS_FILLED = 4
+
+# prtAlertSeverityLevel and prtAlertCode (IANA-PRINTER-MIB PrtAlertCodeTC)
+ALERT_SEVERITIES = {1: "other", 3: "critical", 4: "warning", 5: "warning"}
+_ALERT_CODE_PROBLEMS = {
+    3: DOOR_OPEN, 5: DOOR_OPEN, 8: JAMMED, 11: SERVICE_REQUESTED, 22: OFFLINE, 30: SERVICE_REQUESTED,
+    32: SERVICE_REQUESTED, 501: DOOR_OPEN, 807: MEDIA_LOW, 808: MEDIA_EMPTY,
+    1001: SERVICE_REQUESTED, 1002: SERVICE_REQUESTED, 1003: SERVICE_REQUESTED, 1004: SERVICE_REQUESTED,
+    1101: TONER_EMPTY, 1102: TONER_EMPTY, 1103: TONER_EMPTY, 1104: TONER_LOW, 1105: TONER_LOW, 1106: TONER_LOW,
+    1109: MARKER_WASTE_FULL, 1110: MARKER_WASTE_FULL, 1112: SERVICE_REQUESTED, 1114: SERVICE_REQUESTED,
+}
+_GROUP_INPUT, _GROUP_SUPPLIES = 8, 11
+# subunitAlmostEmpty(12), subunitEmpty(13), subunitFull(15): meaning depends on the group
+_SUBUNIT_CODE_PROBLEMS = {
+    (12, _GROUP_INPUT): MEDIA_LOW, (13, _GROUP_INPUT): MEDIA_EMPTY,
+    (12, _GROUP_SUPPLIES): TONER_LOW, (13, _GROUP_SUPPLIES): TONER_EMPTY, (15, _GROUP_SUPPLIES): MARKER_WASTE_FULL,
+}
+
+
+def decode_error_state(value: bytes) -> list[str]:
+    """Names of the bits set in hrPrinterDetectedErrorState, most significant bit of the
+    first octet first (SNMP BITS encoding). Bits beyond the ones RFC 3805 names are ignored."""
+    out = []
+    for i, name in enumerate(ERROR_STATE_BITS):
+        octet, bit = divmod(i, 8)
+        if octet < len(value) and value[octet] & (0x80 >> bit):
+            out.append(name)
+    return out
+
+
+def alert_problem(severity: int, group: int, code: int) -> str | None:
+    problem = _ALERT_CODE_PROBLEMS.get(code) or _SUBUNIT_CODE_PROBLEMS.get((code, group))
+    if problem is None and ALERT_SEVERITIES.get(severity) == "critical":
+        return OTHER
+    return problem
+
+
+def text(value: Any) -> str:
+    """A DisplayString: UTF-8 when it is, else Latin-1; no NULs, no trailing spaces."""
+    if isinstance(value, bytes):
+        try:
+            s = value.decode("utf-8")
+        except UnicodeDecodeError:
+            s = value.decode("latin-1")
+    else:
+        s = "" if value is None else str(value)
+    return " ".join(s.replace("\x00", " ").split())
+
+
+def _rows(column: Column) -> dict[OID, Any]:
+    return dict(column)
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _printer_device(tables: Mapping[OID, Column]) -> OID | None:
+    for index, value in tables.get(HR_DEVICE_TYPE, []):
+        if value == HR_DEVICE_PRINTER:
+            return index
+    for column in (HR_PRINTER_STATUS, HR_PRINTER_ERROR_STATE, HR_DEVICE_STATUS):
+        rows = tables.get(column, [])
+        if rows:
+            return rows[0][0]
+    return None
+
+
+def decode(tables: Mapping[OID, Column]) -> SourceStatus:
+    """The walked columns (see COLUMNS) as what SNMP says about the printer."""
+    status = SourceStatus(source="snmp")
+    device = _printer_device(tables)
+    dev_status = _int(_rows(tables.get(HR_DEVICE_STATUS, [])).get(device)) if device else None
+    prn_status = _int(_rows(tables.get(HR_PRINTER_STATUS, [])).get(device)) if device else None
+    error_state = _rows(tables.get(HR_PRINTER_ERROR_STATE, [])).get(device) if device else None
+
+    status.state = HR_PRINTER_STATUS_STATES.get(prn_status or 0, "")
+    if dev_status == 5:  # down
+        status.problems.add(OFFLINE)
+        status.state = "stopped"
+    if isinstance(error_state, bytes):
+        bits = decode_error_state(error_state)
+        status.reasons = tuple(bits)
+        status.problems.update(_ERROR_BIT_PROBLEMS[b] for b in bits if b in _ERROR_BIT_PROBLEMS)
+    # what the printer's own panel shows (prtConsoleDisplayBufferText), one line
+    status.message = " / ".join(t for t in (text(v) for _, v in tables.get(CONSOLE_TEXT, [])) if t)[:120]
+
+    descr = _rows(tables.get(HR_DEVICE_DESCR, [])).get(device) if device else None
+    sys_descr = next((v for _, v in tables.get(SYS_DESCR, [])), None)
+    status.make_model = text(descr) or text(sys_descr).split(";")[0].split(",")[0].strip()
+    status.serial = next((text(v) for _, v in tables.get(PRT_SERIAL, []) if text(v)), "")
+
+    status.supplies = _supplies(tables)
+    status.trays = _trays(tables)
+
+    severities = _rows(tables.get(ALERT_SEVERITY, []))
+    groups = _rows(tables.get(ALERT_GROUP, []))
+    codes = _rows(tables.get(ALERT_CODE, []))
+    for index in sorted(set(severities) | set(codes)):
+        sev = _int(severities.get(index)) or 0
+        name = ALERT_SEVERITIES.get(sev, "other")
+        status.alerts[name] = status.alerts.get(name, 0) + 1
+        problem = alert_problem(sev, _int(groups.get(index)) or 0, _int(codes.get(index)) or 0)
+        if problem:
+            status.problems.add(problem)
+    return status
+
+
+def _supplies(tables: Mapping[OID, Column]) -> list[Supply]:
+    descr = _rows(tables.get(SUPPLY_DESCR, []))
+    levels = _rows(tables.get(SUPPLY_LEVEL, []))
+    maxes = _rows(tables.get(SUPPLY_MAX, []))
+    types = _rows(tables.get(SUPPLY_TYPE, []))
+    classes = _rows(tables.get(SUPPLY_CLASS, []))
+    rows = []
+    for index in sorted(set(levels) | set(descr)):
+        level = _int(levels.get(index))
+        if level is None:
+            continue
+        description = text(descr.get(index))
+        stype = _int(types.get(index))
+        if classes.get(index) == RECEPTACLE_THAT_IS_FILLED or stype in _WASTE_TYPES:
+            kind = WASTE
+        elif stype in _TONER_TYPES:
+            kind = TONER
+        elif stype in (None, 1, 2):  # other, unknown or absent: read the description
+            kind = kind_from_words(description)
+        else:
+            kind = "part"
+        max_capacity = _int(maxes.get(index))
+        rows.append((clean_supply_name(description, f"supply {index[-1]}"), kind, level,
+                     -2 if max_capacity is None else max_capacity))
+    names = unique_names([r[0] for r in rows])
+    return [Supply(n, k, lvl, cap) for n, (_, k, lvl, cap) in zip(names, rows, strict=True)]
+
+
+def _trays(tables: Mapping[OID, Column]) -> list[Tray]:
+    names = _rows(tables.get(INPUT_NAME, []))
+    levels = _rows(tables.get(INPUT_LEVEL, []))
+    maxes = _rows(tables.get(INPUT_MAX, []))
+    types = _rows(tables.get(INPUT_TYPE, []))
+    rows = []
+    for index in sorted(levels):
+        level = _int(levels.get(index))
+        if level is None:
+            continue
+        name = clean_supply_name(text(names.get(index)), f"tray {index[-1]}")
+        max_capacity = _int(maxes.get(index))
+        rows.append((name, level, -2 if max_capacity is None else max_capacity,
+                     is_manual_tray(name, _int(types.get(index)))))
+    labels = unique_names([r[0] for r in rows])
+    return [Tray(n, lvl, cap, manual) for n, (_, lvl, cap, manual) in zip(labels, rows, strict=True)]
+
+
+# --- fetching ---------------------------------------------------------------------
+
+class SnmpError(Exception):
+    """No usable SNMP answer (timeout, wrong community, error status)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int = 161
+    community: str = "public"
+    version: str = "v2c"  # v1 or v2c
+    timeout: float = 1.0  # per request
+    retries: int = 1
+
+    def __repr__(self) -> str:  # never show the community
+        return f"Target({self.host}:{self.port}, {self.version})"
+
+
+MAX_ROWS_PER_COLUMN = 128
+MAX_REQUESTS = 200
+
+
+def _native(value: Any) -> Any:
+    from pyasn1.type import univ
+
+    if isinstance(value, univ.Null):  # noSuchObject, noSuchInstance, endOfMibView
+        return None
+    if isinstance(value, univ.OctetString):
+        return bytes(value.asOctets())
+    if isinstance(value, univ.ObjectIdentifier):
+        return tuple(value)
+    if isinstance(value, univ.Integer):
+        return int(value)
+    return None
+
+
+class Session:
+    """One pysnmp engine for one asyncio loop; many targets may be walked through it at once."""
+
+    def __init__(self) -> None:
+        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+
+        self.engine = SnmpEngine()
+
+    def close(self) -> None:
+        self.engine.close_dispatcher()
+
+    async def fetch(self, target: Target,
+                    groups: Sequence[tuple[Sequence[OID], int]] = WALK_GROUPS) -> dict[OID, Column]:
+        from pysnmp.hlapi.v3arch.asyncio import CommunityData, Udp6TransportTarget, UdpTransportTarget
+
+        auth = CommunityData(target.community, mpModel=0 if target.version == "v1" else 1)
+        transport_cls = Udp6TransportTarget if ":" in target.host else UdpTransportTarget
+        try:
+            transport = await transport_cls.create((target.host, target.port), timeout=target.timeout,
+                                                   retries=target.retries)
+        except Exception as e:  # noqa: BLE001 - pysnmp raises its own error for unresolvable names
+            raise SnmpError(f"cannot resolve {target.host}: {e}") from None
+        results = await asyncio.gather(*(self._walk(auth, transport, target.version, columns, repetitions)
+                                         for columns, repetitions in groups))
+        out: dict[OID, Column] = {}
+        for r in results:
+            out.update(r)
+        return out
+
+    async def _request(self, auth: Any, transport: Any, version: str, oids: Sequence[OID],
+                       repetitions: int) -> tuple[Any, int, int, list[tuple[Any, Any]]]:
+        """One GETNEXT (v1) or GETBULK (v2c) with raw OIDs: pysnmp's command generator is
+        driven directly, so no MIB is ever loaded or resolved (hlapi would, at every request)."""
+        from pysnmp.entity.rfc3413 import cmdgen
+        from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
+        from pysnmp.proto.rfc1902 import Null, ObjectName
+
+        addr_name, _ = CommandGeneratorLcdConfigurator().configure(self.engine, auth, transport, "")
+        future = asyncio.get_running_loop().create_future()
+
+        def done(engine, handle, error, status, index, var_binds, ctx) -> None:  # noqa: ARG001
+            if not future.done():
+                future.set_result((error, int(status or 0), int(index or 0), list(var_binds or ())))
+
+        var_binds = [(ObjectName(oid), Null("")) for oid in oids]
+        if version == "v1":
+            cmdgen.NextCommandGeneratorSingleRun().send_varbinds(self.engine, addr_name, None, "", var_binds, done)
+        else:
+            cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(self.engine, addr_name, None, "", 0, repetitions,
+                                                                 var_binds, done)
+        return await future
+
+    async def _walk(self, auth: Any, transport: Any, version: str, columns: Sequence[OID],
+                    repetitions: int) -> dict[OID, Column]:
+        """Walk several columns side by side (GETBULK for v2c, GETNEXT for v1) until each leaves its subtree;
+        a table longer than the first request asks for twice as many rows at the next."""
+        results: dict[OID, Column] = {c: [] for c in columns}
+        cursor: dict[OID, OID] = {c: c for c in columns}
+        active = list(columns)
+        too_big = False
+        for _ in range(MAX_REQUESTS):
+            if not active:
+                break
+            err, status, index, answer = await self._request(auth, transport, version,
+                                                             [cursor[c] for c in active], repetitions)
+            if err:
+                raise SnmpError(_describe(err))
+            if status:
+                if status == 2 and version == "v1" and 0 < index <= len(active):
+                    active.pop(index - 1)  # noSuchName: that column ran off the end of the MIB
+                    continue
+                if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows at once, from now on
+                    repetitions, too_big = max(1, repetitions // 2), True
+                    continue
+                raise SnmpError(f"SNMP error status {status}")
+            if not answer:
+                break
+            done: set[OID] = set()
+            width = len(active)
+            for i, (name, value) in enumerate(answer):
+                column = active[i % width]
+                if column in done:
+                    continue
+                oid = tuple(name)
+                native = _native(value)
+                if native is None or oid[:len(column)] != column or oid <= cursor[column]:
+                    done.add(column)
+                    continue
+                results[column].append((oid[len(column):], native))
+                cursor[column] = oid
+                if len(results[column]) >= MAX_ROWS_PER_COLUMN:
+                    done.add(column)
+            active = [c for c in active if c not in done]
+            if not too_big:
+                repetitions = min(repetitions * 2, 32)
+        return results
+
+
+def _describe(err: Any) -> str:
+    text_ = str(err)
+    if "timeout" in text_.lower():
+        return "no SNMP answer (timeout; wrong community or SNMP off?)"
+    return text_

@@ -1,0 +1,45 @@
+"""Push mode into a real Pushgateway; textfile mode read by a real node_exporter."""
+
+import os
+
+import psutil
+from support import agent, free_port, http_get, need, parse_metrics, process, wait_for
+
+
+def test_push_mode_delivers_into_pushgateway(tmp_path):
+    port = free_port()
+    with process([need("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}",
+                  f"--persistence.file={tmp_path / 'pg.data'}"], port=port, log=tmp_path / "pg.log"):
+        config = (f"push:\n  enabled: true\n  url: http://127.0.0.1:{port}\n  job: wardwatch\n"
+                  f"  instance: ubnd/phuc-xa pc 01\n  interval: 1s\n")
+        with agent(tmp_path, config):
+            def pushed():
+                body = http_get(f"http://127.0.0.1:{port}/metrics")[1].decode()
+                return body if "wardwatch_memory_total_bytes" in body else None
+            body = wait_for(pushed, timeout=20, what="metrics pushed")
+    m = parse_metrics(body)
+    key = next(k for k in m if k[0] == "wardwatch_memory_total_bytes")
+    labels = dict(key[1])
+    assert labels["job"] == "wardwatch"
+    assert labels["instance"] == "ubnd/phuc-xa pc 01"  # "/" carried through base64 grouping
+    assert m[key] == psutil.virtual_memory().total
+
+
+def test_textfile_mode_is_read_by_node_exporter(tmp_path):
+    textdir = tmp_path / "textfile"
+    textdir.mkdir()
+    config = f"textfile:\n  enabled: true\n  directory: {textdir}\n  interval: 1s\n"
+    with agent(tmp_path, config):
+        prom = textdir / "wardwatch.prom"
+        wait_for(prom.exists, timeout=20, what="textfile written")
+        # the first file is written after the first collection round: it already holds the values
+        assert b"wardwatch_memory_total_bytes" in prom.read_bytes()
+        assert [p.name for p in textdir.iterdir()] == ["wardwatch.prom"]  # no temporary left behind
+        assert oct(os.stat(textdir / "wardwatch.prom").st_mode & 0o777) == "0o644"
+    port = free_port()
+    with process([need("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{port}",
+                  f"--collector.textfile.directory={textdir}", "--collector.disable-defaults",
+                  "--collector.textfile"], port=port, log=tmp_path / "ne.log"):
+        m = parse_metrics(http_get(f"http://127.0.0.1:{port}/metrics")[1].decode())
+    assert m[("wardwatch_memory_total_bytes", ())] == psutil.virtual_memory().total
+    assert m[("node_textfile_scrape_error", ())] == 0
