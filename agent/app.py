@@ -128,12 +128,21 @@ class Agent:
             self.server.server_close()
         self._stopped.set()
 
-    def run_forever(self) -> None:
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT stop, SIGHUP reloads. Installed before start(): a SIGHUP that arrives
+        while the agent is starting must not kill it (its default action) but be ignored."""
+
         def on_term(signum, frame):  # noqa: ARG001
             threading.Thread(target=self.stop, daemon=True).start()
+
+        def on_hup(signum, frame):  # noqa: ARG001
+            if self.server is not None and self.parts is not None:
+                threading.Thread(target=self.reload, daemon=True).start()
 
         signal.signal(signal.SIGTERM, on_term)
         signal.signal(signal.SIGINT, on_term)
         if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, lambda s, f: threading.Thread(target=self.reload, daemon=True).start())
+            signal.signal(signal.SIGHUP, on_hup)
+
+    def run_forever(self) -> None:
         self._stopped.wait()

@@ -83,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     agent = Agent(args.config, args.listen)
     try:
+        agent.handle_signals()
         agent.start()
     except OSError as e:
         listen = args.listen or "web.listen"

@@ -28,6 +28,9 @@ BENCHES = (
     "printers",
     "wan",
     "remote_write",
+    "inventory",
+    "rollout",
+    "readiness",
     "fuzz",
     "alerts",
 )

@@ -18,15 +18,25 @@ Operator commands for a fleet of ward/commune PCs running wardwatch-agent.
 Lệnh dành cho cán bộ vận hành: kiểm kê, triển khai, báo cáo sẵn sàng, chẩn đoán."""
 EPILOG = """\
 exit codes: 0 ok, 1 the command found failures, 2 bad input (arguments, inventory,
-unknown district/commune), 3 a service or host did not answer."""
+unknown district/commune), 3 a service or host did not answer, 4 SSH refused
+(authentication failed, host key unknown or changed)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")  # noqa: F841 - subcommands register here
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _commands():
+        module.register(sub)
     return p
+
+
+def _commands() -> list:
+    """The explicit list of subcommand modules (each has register(subparsers))."""
+    from fleet import diagnose_cmd, inventory_cmd, readiness_cmd, rollout_cmd
+
+    return [inventory_cmd, rollout_cmd, readiness_cmd, diagnose_cmd]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1      # the command ran and found/produced a failure (hosts failed, NOT READY, ...)
 EXIT_USAGE = 2     # bad input: arguments, inventory, config, unknown district/commune
 EXIT_UNREACHABLE = 3  # a service it needs did not answer (Prometheus, SSH host)
+EXIT_AUTH = 4      # SSH refused: authentication failed, or the host key is unknown or has changed
 
 
 class FleetError(Exception):

@@ -1,52 +1,68 @@
-"""A fleet simulator: one HTTP server on loopback that answers /metrics for many simulated PCs
-of many communes, in states a test controls, with the metric names agreed for the wardwatch
-agent (printers, scanners, WAN, virtualized client, hardware, self-metrics).
+"""A fleet simulator: one process serving the metrics of many simulated ward/commune
+PCs, with devices and links broken on purpose, and the ground truth of what a
+commune's readiness (and an alert) should say.
 
-    fleet = Fleet([PC("tl-pc01", "ba_vi", "tan_linh", printers=[Printer("HP_M404", problems=("paused",))]),
-                   PC("bt-pc01", "ba_vi", "ba_trai"), ...])
-    with fleet.serve():                             # 127.0.0.1:<free port>
-        fleet.write_file_sd(targets_dir / "ba_vi.json", district="ba_vi")
-        ...                                         # a real Prometheus scrapes /pc/<name>/metrics
-        fleet.set_link("ba_vi", "ba_trai", up=False)  # every PC of the commune stops answering
-        truth = fleet.ground_truth()                # what readiness must say, per commune
+Two ways to be scraped by a real Prometheus:
+- one target per PC: `/pc/<name>/metrics` (file_sd from `file_sd()` sets
+  `__metrics_path__` and the inventory's labels district, commune, role="pc",
+  instance), so `up` is Prometheus's own, as with real agents;
+- federation-style: `/federate` or `/federate/<district>` serve every PC's series
+  with the labels a district Prometheus would give them (instance, job, district,
+  commune, role="pc" on the PC's series and `up`; WAN series keep their own role),
+  to be scraped with `honor_labels: true`; for 10,000 PCs.
 
-A PC that is not `reachable` answers 503, so Prometheus records up == 0 for it, as for a PC
-that is off or cut off. The file_sd target groups carry what the inventory's would (district,
-commune, role="pc") and instance=<PC name>; every PC is at the same address, told apart by its
-metrics path. `generate()` builds large fleets with a known share of broken things (benchmarks).
+The model is plain dataclasses (`Fleet`, `PC`, `Printer`, `Scanner`, `WanTarget`);
+tests change it while it is served (`fleet.update(name, ...)`), under a lock.
+`Fleet.generate()` builds a deterministic fleet from a seed, with every kind of
+fault, whole (that makes a commune NOT READY) and partial (that must not).
+`truth()` says, from the model alone, every commune's reasons (fleet/readiness.py's
+codes). `inventory_yaml()` writes the matching Ansible inventory (fleet/inventory.py's
+layout), `history_openmetrics()` a past week of WAN series for `promtool tsdb
+create-blocks-from openmetrics`.
 
-The metrics source of the end-to-end tests is this module; the agents and real devices can take
-its place (same names, same labels) without changing the tests' assertions.
+Run alone (benchmarks): python3 tests/fleet_sim.py --port P --districts 100 --communes 10 --pcs 10
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
 import random
 import re
 import threading
+import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import yaml
+UP, DOWN, UNSEEN = "up", "down", "unseen"  # PC states: reporting / scrape fails / not in file_sd at all
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+PROBES_PER_SECOND = 0.2  # one RTT observation per target every 5 s
+PRODUCT = "vdi-client"
+JOB = "wardwatch"
+REQUIRED_WAN_ROLES = ("portal", "gateway")
 
-REPO = Path(__file__).resolve().parents[1]
-RTT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-PROBES_PER_SCRAPE = 5  # RTT observations added to each reachable target's histogram per scrape
-COMPONENTS = ("pcs_reporting", "pc_spec", "vclient", "printer", "scanner", "wan")
+DISTRICT_NAMES = ("Ba Đình", "Hoàn Kiếm", "Tây Hồ", "Long Biên", "Cầu Giấy", "Đống Đa", "Hai Bà Trưng",
+                  "Hoàng Mai", "Thanh Xuân", "Sóc Sơn", "Đông Anh", "Gia Lâm", "Nam Từ Liêm", "Thanh Trì")
+COMMUNE_NAMES = ("Phúc Xá", "Trúc Bạch", "Vĩnh Phúc", "Cống Vị", "Liễu Giai", "Quán Thánh", "Ngọc Hà",
+                 "Điện Biên", "Đội Cấn", "Ngọc Khánh", "Kim Mã", "Giảng Võ", "Thành Công", "Hàng Bạc",
+                 "Xuân La", "Nhật Tân", "Bồ Đề", "Dịch Vọng", "Láng Thượng", "Bạch Đằng", "Tương Mai")
+
+
+def fold(text: str) -> str:
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
 @dataclass
 class Printer:
     name: str
     up: bool = True
-    problems: tuple[str, ...] = ()       # wardwatch_printer_problem{problem} at 1
-    supplies: dict[str, float] = field(default_factory=lambda: {"black": 0.8})
-    jobs_waiting: int = 0
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,331 +74,476 @@ class Scanner:
 @dataclass
 class WanTarget:
     name: str
-    role: str = "portal"                 # portal, gateway, dns, other
+    role: str
     up: bool = True
-    rtt: float = 0.03                    # seconds, while up
-    loss: float = 0.0                    # 0..1
-    cert_expiry: float | None = None     # unix time, for HTTPS targets
+    degraded: bool = False
+    rtt: float = 0.03
+    loss: float = 0.0
+    # histogram accumulators (observations so far), advanced lazily
+    count: float = 0.0
+    total: float = 0.0
+    buckets: list[float] = field(default_factory=lambda: [0.0] * len(BUCKETS))
+    since: float = field(default_factory=time.time)
 
-
-def default_wan() -> list[WanTarget]:
-    return [WanTarget("dichvucong", "portal"), WanTarget("vdi-gw", "gateway"), WanTarget("dns1", "dns")]
+    def advance(self, now: float) -> None:
+        dt = max(0.0, now - self.since)
+        self.since = now
+        if not self.up or dt == 0:
+            return
+        n = dt * PROBES_PER_SECOND
+        self.count += n
+        self.total += n * self.rtt
+        for i, le in enumerate(BUCKETS):
+            if self.rtt <= le:
+                self.buckets[i] += n
 
 
 @dataclass
 class PC:
     name: str
-    district: str
-    commune: str
-    reachable: bool = True               # False: /metrics answers 503 (up == 0)
-    spec_failed: tuple[str, ...] = ()    # requirements not met (memory, disk_free, cpu_cores, cpu_frequency, os)
-    disks: dict[str, tuple[float, float]] = field(default_factory=lambda: {"C:\\": (256e9, 120e9)})  # size, free
-    vclient_product: str = "citrix_workspace"
-    vclient_installed: bool = True
-    vclient_running: bool = True
-    vclient_gateway_up: bool = True
+    district: str   # label value (group name without district_)
+    commune: str    # label value (group name without commune_)
+    address: str
+    state: str = UP
+    spec_ok: bool = True
+    vclient: bool | None = True  # None: no vclient metric at all
     printers: list[Printer] = field(default_factory=list)
     scanners: list[Scanner] = field(default_factory=list)
-    wan: list[WanTarget] = field(default_factory=default_wan)
-    failing_collectors: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.district, self.commune)
+    wan: list[WanTarget] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """What readiness counts as enough, from alerts/config.yml (the one place it is set)."""
-    min_pcs_reporting: int = 1
-    min_pcs_spec_ok: int = 1
-    min_vclient_installed: int = 1
-    min_printers_working: int = 1
-    min_scanners_working: int = 1
-    wan_roles: str = "portal|gateway"
-    rtt_degraded: float = 0.15
-    loss_degraded: float = 0.02
-
-    @classmethod
-    def from_config(cls, path: Path = REPO / "alerts" / "config.yml") -> Thresholds:
-        cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
-        r, a = cfg["readiness"], cfg["alerts"]
-        return cls(r["min_pcs_reporting"], r["min_pcs_spec_ok"], r["min_vclient_installed"],
-                   r["min_printers_working"], r["min_scanners_working"], r["wan_roles"],
-                   a["WANLatencyHigh"]["warning"]["above"], a["WANPacketLoss"]["warning"]["above"])
-
-
-@dataclass(frozen=True)
-class CommuneTruth:
+@dataclass
+class Commune:
     district: str
+    district_name: str
     commune: str
-    counts: dict[str, int]               # pcs, pcs_reporting, pcs_spec_ok, vclient_installed, printers_working, ...
-    components: dict[str, bool]          # component -> holds
-
-    @property
-    def ready(self) -> bool:
-        return all(self.components.values())
-
-    @property
-    def reasons(self) -> frozenset[str]:
-        return frozenset(c for c, ok in self.components.items() if not ok)
+    name: str
+    pcs: list[str] = field(default_factory=list)
 
 
-def _labels(**labels: str) -> str:
-    def esc(v: str) -> str:
-        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return "{" + ",".join(f'{k}="{esc(str(v))}"' for k, v in labels.items()) + "}" if labels else ""
-
-
-def _num(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    return repr(float(v))
+Sample = tuple[str, dict[str, str], float]
 
 
 class Fleet:
-    def __init__(self, pcs: list[PC]):
-        names = [pc.name for pc in pcs]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate PC names: {sorted(dup)}")
-        bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9._-]+", n)]
-        if bad:
-            raise ValueError(f"PC names must be [A-Za-z0-9._-]+: {bad}")
-        self.pcs = {pc.name: pc for pc in pcs}
-        self._lock = threading.Lock()
-        self._rtt: dict[tuple[str, str], list[float]] = {}   # (pc, target) -> bucket counts + [count, sum]
-        self._scrapes: dict[str, int] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self.host = "127.0.0.1"
-        self.port = 0
+    def __init__(self) -> None:
+        self.communes: dict[tuple[str, str], Commune] = {}
+        self.pcs: dict[str, PC] = {}
+        self.lock = threading.Lock()
+        self.scrapes = 0
 
-    # ---- the state a test controls -------------------------------------------------
-    def pc(self, name: str) -> PC:
-        return self.pcs[name]
+    # --- building ----------------------------------------------------------------
+    def add_commune(self, district: str, district_name: str, commune: str, name: str) -> Commune:
+        c = Commune(district, district_name, commune, name)
+        self.communes[(district, commune)] = c
+        return c
 
-    def commune(self, district: str, commune: str) -> list[PC]:
-        return [pc for pc in self.pcs.values() if pc.key == (district, commune)]
+    def add_pc(self, commune: Commune, name: str, **kw) -> PC:
+        i = len(self.pcs)
+        address = kw.pop("address", f"127.{1 + i // 65536}.{i // 256 % 256}.{i % 256}")
+        pc = PC(name, commune.district, commune.commune, address, **kw)
+        if not pc.printers and "printers" not in kw:
+            pc.printers = [Printer(f"may-in-{commune.commune}")]
+        if not pc.scanners and "scanners" not in kw:
+            pc.scanners = [Scanner(f"may-quet-{name}")]
+        if not pc.wan and "wan" not in kw:
+            pc.wan = [WanTarget("dichvucong", "portal"), WanTarget("vdi-gateway", "gateway"),
+                      WanTarget("dns-1", "dns")]
+        self.pcs[name] = pc
+        commune.pcs.append(name)
+        return pc
 
-    def communes(self) -> list[tuple[str, str]]:
-        return sorted({pc.key for pc in self.pcs.values()})
-
-    def set_link(self, district: str, commune: str, up: bool) -> None:
-        """The commune's link: down makes every one of its PCs unreachable."""
-        pcs = self.commune(district, commune)
-        if not pcs:
-            raise KeyError(f"no commune {district}/{commune}")
-        with self._lock:
-            for pc in pcs:
-                pc.reachable = up
-
-    def set_reachable(self, name: str, up: bool) -> None:
-        """One PC switched off (or on again)."""
-        with self._lock:
-            self.pcs[name].reachable = up
-
-    def scrapes(self, name: str) -> int:
-        with self._lock:
-            return self._scrapes.get(name, 0)
-
-    # ---- what a PC's agent would expose ---------------------------------------------
-    def exposition(self, name: str) -> str:
-        """The PC's /metrics now (text format 0.0.4); each call adds RTT observations."""
-        with self._lock:
-            pc = self.pcs[name]
-            self._scrapes[name] = self._scrapes.get(name, 0) + 1
-            return self._render(pc)
-
-    def _render(self, pc: PC) -> str:
-        families: dict[str, tuple[str, list[str]]] = {}
-
-        def add(name: str, kind: str, value: float, **labels: str) -> None:
-            base = re.sub(r"_(bucket|sum|count)$", "", name) if kind == "histogram" else name
-            families.setdefault(base, (kind, []))[1].append(f"{name}{_labels(**labels)} {_num(value)}")
-
-        add("wardwatch_build_info", "gauge", 1, version="sim", python_version="3.11", platform="windows")
-        collectors = ("hardware", "printers", "scanners", "wan", "vclient")
-        for c in collectors:
-            add("wardwatch_collector_success", "gauge", 0 if c in pc.failing_collectors else 1, collector=c)
-        add("wardwatch_spec_ok", "gauge", 0 if pc.spec_failed else 1)
-        for req in ("memory", "disk_free", "cpu_cores", "cpu_frequency", "os"):
-            add("wardwatch_spec_requirement_met", "gauge", 0 if req in pc.spec_failed else 1, requirement=req)
-        for mount, (size, free) in pc.disks.items():
-            add("wardwatch_disk_size_bytes", "gauge", size, mountpoint=mount)
-            add("wardwatch_disk_free_bytes", "gauge", free, mountpoint=mount)
-        for p in pc.printers:
-            add("wardwatch_printer_up", "gauge", int(p.up), printer=p.name)
-            for problem in p.problems:
-                add("wardwatch_printer_problem", "gauge", 1, printer=p.name, problem=problem)
-            for supply, ratio in p.supplies.items():
-                add("wardwatch_printer_supply_ratio", "gauge", ratio, printer=p.name, supply=supply)
-            add("wardwatch_printer_jobs_waiting", "gauge", p.jobs_waiting, printer=p.name)
-        for s in pc.scanners:
-            add("wardwatch_scanner_up", "gauge", int(s.up), scanner=s.name)
-        add("wardwatch_vclient_installed", "gauge", int(pc.vclient_installed), product=pc.vclient_product)
-        add("wardwatch_vclient_running", "gauge", int(pc.vclient_installed and pc.vclient_running),
-            product=pc.vclient_product)
-        add("wardwatch_vclient_gateway_up", "gauge", int(pc.vclient_gateway_up))
-        for t in pc.wan:
-            labels = {"target": t.name, "role": t.role}
-            add("wardwatch_wan_up", "gauge", int(t.up), **labels)
-            add("wardwatch_wan_loss_ratio", "gauge", 1.0 if not t.up else t.loss, **labels)
-            if t.cert_expiry is not None:
-                add("wardwatch_wan_cert_expiry_timestamp_seconds", "gauge", t.cert_expiry, **labels)
-            h = self._rtt.setdefault((pc.name, t.name), [0.0] * (len(RTT_BUCKETS) + 2))
-            if t.up:
-                for i, le in enumerate(RTT_BUCKETS):
-                    if t.rtt <= le:
-                        h[i] += PROBES_PER_SCRAPE
-                h[-2] += PROBES_PER_SCRAPE
-                h[-1] += PROBES_PER_SCRAPE * t.rtt
-            for le, n in zip(RTT_BUCKETS, h, strict=False):
-                add("wardwatch_wan_rtt_seconds_bucket", "histogram", n, **labels, le=_num(le))
-            add("wardwatch_wan_rtt_seconds_bucket", "histogram", h[-2], **labels, le="+Inf")
-            add("wardwatch_wan_rtt_seconds_sum", "histogram", h[-1], **labels)
-            add("wardwatch_wan_rtt_seconds_count", "histogram", h[-2], **labels)
-        out = []
-        for name, (kind, lines) in families.items():
-            out.append(f"# HELP {name} Simulated wardwatch agent metric.")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(lines)
-        return "\n".join(out) + "\n"
-
-    # ---- serving -------------------------------------------------------------------
-    @contextlib.contextmanager
-    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[Fleet]:
-        fleet = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                m = re.fullmatch(r"/pc/([A-Za-z0-9._-]+)/metrics", self.path.split("?")[0])
-                if not m or m[1] not in fleet.pcs:
-                    return self._send(404, b"not found\n")
-                if not fleet.pcs[m[1]].reachable:
-                    return self._send(503, b"unreachable\n")
-                self._send(200, fleet.exposition(m[1]).encode(), "text/plain; version=0.0.4; charset=utf-8")
-
-            def _send(self, code: int, body: bytes, ctype: str = "text/plain") -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name="fleet-sim", daemon=True)
-        thread.start()
-        self._server, self.host, self.port = server, host, server.server_address[1]
-        try:
-            yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
-            self._server = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def metrics_path(self, name: str) -> str:
-        return f"/pc/{name}/metrics"
-
-    def file_sd(self, district: str | None = None) -> list[dict]:
-        """Target groups as the inventory's file_sd would give them (one group per PC)."""
-        if not self.port:
-            raise RuntimeError("serve() first: the targets carry the simulator's port")
-        return [{"targets": [self.address],
-                 "labels": {"district": pc.district, "commune": pc.commune, "role": "pc",
-                            "instance": pc.name, "__metrics_path__": self.metrics_path(pc.name)}}
-                for pc in sorted(self.pcs.values(), key=lambda p: p.name)
-                if district is None or pc.district == district]
-
-    def write_file_sd(self, path: Path, district: str | None = None) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.file_sd(district), indent=1))
-        tmp.replace(path)
-        return path
-
-    # ---- what readiness must say -----------------------------------------------------
-    def ground_truth(self, th: Thresholds | None = None) -> dict[tuple[str, str], CommuneTruth]:
-        """Per (district, commune): the counts and readiness components the rules must find,
-        computed here from the simulated state with the thresholds of alerts/config.yml."""
-        th = th or Thresholds.from_config()
-        roles = re.compile(th.wan_roles)
-        out = {}
-        with self._lock:
-            for key in self.communes():
-                pcs = [pc for pc in self.pcs.values() if pc.key == key]
-                rep = [pc for pc in pcs if pc.reachable]
-                counts = {
-                    "pcs": len(pcs),
-                    "pcs_reporting": len(rep),
-                    "pcs_spec_ok": sum(1 for pc in rep if not pc.spec_failed),
-                    "vclient_installed": sum(1 for pc in rep if pc.vclient_installed),
-                    "printers": sum(len(pc.printers) for pc in rep),
-                    "printers_working": sum(1 for pc in rep for p in pc.printers if p.up),
-                    "scanners": sum(len(pc.scanners) for pc in rep),
-                    "scanners_working": sum(1 for pc in rep for s in pc.scanners if s.up),
-                }
-                targets: dict[str, list[WanTarget]] = {}
-                for pc in rep:
+    @classmethod
+    def generate(cls, districts: int = 4, communes_per_district: int = 4, pcs_per_commune: int = 3,
+                 seed: int = 1, broken: float = 0.35, partial: float = 0.35) -> Fleet:
+        """A deterministic fleet: a `broken` share of communes get one or two faults that make
+        them NOT READY, a `partial` share get faults that must not."""
+        rnd = random.Random(seed)
+        fleet = cls()
+        whole = ("all_down", "unseen", "spec", "printer", "scanner", "wan_down", "wan_degraded", "client",
+                 "no_wan_data")
+        partial_faults = ("one_down", "one_unseen", "one_spec", "one_printer", "one_scanner", "one_wan_down",
+                          "one_wan_degraded", "one_client", "dns_down")
+        n = 0
+        for di in range(districts):
+            dname = DISTRICT_NAMES[di % len(DISTRICT_NAMES)] + ("" if di < len(DISTRICT_NAMES)
+                                                                else f" {di // len(DISTRICT_NAMES) + 1}")
+            dlabel = fold(dname)
+            for _ci in range(communes_per_district):
+                cname = COMMUNE_NAMES[n % len(COMMUNE_NAMES)] + ("" if n < len(COMMUNE_NAMES)
+                                                                 else f" {n // len(COMMUNE_NAMES) + 1}")
+                n += 1
+                commune = fleet.add_commune(dlabel, dname, fold(cname), cname)
+                for pi in range(pcs_per_commune):
+                    pc = fleet.add_pc(commune, f"{commune.commune}-{pi + 1:02d}".replace("_", "-"))
                     for t in pc.wan:
-                        if roles.fullmatch(t.role):
-                            targets.setdefault(t.name, []).append(t)
-                down = degraded = 0
-                for seen in targets.values():
-                    if not any(t.up for t in seen):
-                        down += 1
-                    rtts = [t.rtt for t in seen if t.up]
-                    loss = sum(1.0 if not t.up else t.loss for t in seen) / len(seen)
-                    if (rtts and sum(rtts) / len(rtts) > th.rtt_degraded) or loss > th.loss_degraded:
-                        degraded += 1
-                counts |= {"wan_targets": len(targets), "wan_targets_down": down, "wan_targets_degraded": degraded}
-                components = {
-                    "pcs_reporting": counts["pcs_reporting"] >= th.min_pcs_reporting,
-                    "pc_spec": counts["pcs_spec_ok"] >= th.min_pcs_spec_ok,
-                    "vclient": counts["vclient_installed"] >= th.min_vclient_installed,
-                    "printer": counts["printers_working"] >= th.min_printers_working,
-                    "scanner": counts["scanners_working"] >= th.min_scanners_working,
-                    "wan": len(targets) >= 1 and down == 0 and degraded == 0,
-                }
-                out[key] = CommuneTruth(key[0], key[1], counts, components)
+                        t.rtt = round(rnd.uniform(0.01, 0.08), 4)
+                        t.loss = round(rnd.choice((0.0, 0.0, 0.0, 0.01)), 3)
+                roll = rnd.random()
+                faults: list[str] = []
+                if roll < broken:
+                    faults = rnd.sample(whole, rnd.choice((1, 1, 2)))
+                elif roll < broken + partial:
+                    faults = [rnd.choice(partial_faults)]
+                fleet.apply(commune, faults, rnd)
+        return fleet
+
+    def apply(self, commune: Commune, faults: list[str], rnd: random.Random) -> None:
+        pcs = [self.pcs[p] for p in commune.pcs]
+        one = rnd.choice(pcs) if len(pcs) > 1 else None  # partial faults need another PC to stay good
+        for f in faults:
+            if f == "all_down":
+                for pc in pcs:
+                    pc.state = DOWN
+            elif f == "unseen":
+                for pc in pcs:
+                    pc.state = UNSEEN
+            elif f == "spec":
+                for pc in pcs:
+                    pc.spec_ok = False
+            elif f == "printer":
+                for pc in pcs:
+                    for p in pc.printers:
+                        p.up, p.problems = False, (rnd.choice(("jammed", "toner_empty", "offline", "door_open")),)
+            elif f == "scanner":
+                for pc in pcs:
+                    for s in pc.scanners:
+                        s.up = False
+            elif f in ("wan_down", "wan_degraded"):
+                role = "portal" if f == "wan_down" else "gateway"
+                for pc in pcs:
+                    for t in pc.wan:
+                        if t.role == role:
+                            if f == "wan_down":
+                                t.up, t.loss = False, 1.0
+                            else:
+                                t.degraded, t.rtt, t.loss = True, 0.45, 0.12
+            elif f == "no_wan_data":
+                for pc in pcs:
+                    pc.wan = [t for t in pc.wan if t.role not in REQUIRED_WAN_ROLES]
+            elif f == "client":
+                for pc in pcs:
+                    pc.vclient = rnd.choice((False, None))
+            elif one is None:
+                continue
+            elif f == "one_down":
+                one.state = DOWN
+            elif f == "one_unseen":
+                one.state = UNSEEN
+            elif f == "one_spec":
+                one.spec_ok = False
+            elif f == "one_printer":
+                for p in one.printers:
+                    p.up, p.problems = False, ("jammed",)
+                    # a printer of its own, so the commune's shared printer still works on the others
+                    p.name = f"may-in-rieng-{one.name}"
+            elif f == "one_scanner":
+                for s in one.scanners:
+                    s.up = False
+            elif f == "one_wan_down":
+                for t in one.wan:
+                    if t.role == "portal":
+                        t.up, t.loss = False, 1.0
+            elif f == "one_wan_degraded":
+                for t in one.wan:
+                    if t.role == "gateway":
+                        t.degraded, t.rtt, t.loss = True, 0.4, 0.1
+            elif f == "one_client":
+                one.vclient = False
+            elif f == "dns_down":
+                for pc in pcs:
+                    for t in pc.wan:
+                        if t.role == "dns":
+                            t.up, t.loss = False, 1.0
+
+    def update(self, name: str, fn) -> None:
+        """Change a PC while it is served: fn(pc) under the lock, WAN counters kept monotonic."""
+        with self.lock:
+            pc = self.pcs[name]
+            now = time.time()
+            for t in pc.wan:
+                t.advance(now)
+            fn(pc)
+
+    # --- ground truth --------------------------------------------------------------
+    def truth(self, wan_roles: tuple[str, ...] = REQUIRED_WAN_ROLES) -> dict[tuple[str, str], list[str]]:
+        """Every commune's reasons, from the model alone (READY = [])."""
+        out = {}
+        for key, c in self.communes.items():
+            pcs = [self.pcs[p] for p in c.pcs]
+            rep = [pc for pc in pcs if pc.state == UP]
+            if not pcs:
+                out[key] = ["no_pcs"]
+                continue
+            if not rep:
+                out[key] = ["pcs_not_reporting"]
+                continue
+            r = []
+            if not any(pc.spec_ok for pc in rep):
+                r.append("no_pc_meets_spec")
+            printers: dict[str, bool] = {}
+            for pc in rep:
+                for p in pc.printers:
+                    printers[p.name] = printers.get(p.name, False) or p.up
+            if not any(printers.values()):
+                r.append("no_working_printer")
+            scanners: dict[str, bool] = {}
+            for pc in rep:
+                for s in pc.scanners:
+                    scanners[s.name] = scanners.get(s.name, False) or s.up
+            if not any(scanners.values()):
+                r.append("no_working_scanner")
+            best: dict[tuple[str, str], int] = {}
+            for pc in rep:
+                for t in pc.wan:
+                    if t.role in wan_roles:
+                        score = 2 if t.up and not t.degraded else 1 if t.up else 0
+                        best[(t.name, t.role)] = max(best.get((t.name, t.role), 0), score)
+            if not best or 0 in best.values():
+                r.append("wan_down")
+            if 1 in best.values():
+                r.append("wan_degraded")
+            if not any(pc.vclient for pc in rep):
+                r.append("client_missing")
+            out[key] = r
         return out
 
+    # --- metrics -------------------------------------------------------------------
+    def samples(self, pc: PC, now: float) -> list[tuple[str, str, list[Sample]]]:
+        """(family, type, samples) of one PC, as its agent would expose them."""
+        fams: list[tuple[str, str, list[Sample]]] = [
+            ("wardwatch_build_info", "gauge",
+             [("wardwatch_build_info", {"version": "0.1.0-sim", "python_version": "3.11", "platform": "linux"},
+               1)]),
+            ("wardwatch_spec_ok", "gauge", [("wardwatch_spec_ok", {}, int(pc.spec_ok))]),
+            ("wardwatch_spec_requirement_met", "gauge",
+             [("wardwatch_spec_requirement_met", {"requirement": r}, int(pc.spec_ok or r != "memory"))
+              for r in ("memory", "disk_free", "cpu_cores", "cpu_frequency", "os")]),
+            ("wardwatch_collector_success", "gauge",
+             [("wardwatch_collector_success", {"collector": c}, 1)
+              for c in ("hardware", "printers", "scanners", "wan") + (("vclient",) if pc.vclient is not None
+                                                                      else ())]),
+            ("wardwatch_printer_up", "gauge",
+             [("wardwatch_printer_up", {"printer": p.name}, int(p.up)) for p in pc.printers]),
+            ("wardwatch_printer_problem", "gauge",
+             [("wardwatch_printer_problem", {"printer": p.name, "problem": prob}, 1)
+              for p in pc.printers for prob in p.problems]),
+            ("wardwatch_scanner_up", "gauge",
+             [("wardwatch_scanner_up", {"scanner": s.name}, int(s.up)) for s in pc.scanners]),
+        ]
+        up, degraded, loss, hist = [], [], [], []
+        for t in pc.wan:
+            t.advance(now)
+            lab = {"target": t.name, "role": t.role}
+            up.append(("wardwatch_wan_up", lab, int(t.up)))
+            degraded.append(("wardwatch_wan_degraded", lab, int(t.degraded)))
+            loss.append(("wardwatch_wan_loss_ratio", lab, t.loss))
+            for le, v in zip(BUCKETS, t.buckets, strict=True):
+                hist.append(("wardwatch_wan_rtt_seconds_bucket", {**lab, "le": f"{le:g}"}, round(v, 3)))
+            hist.append(("wardwatch_wan_rtt_seconds_bucket", {**lab, "le": "+Inf"}, round(t.count, 3)))
+            hist.append(("wardwatch_wan_rtt_seconds_sum", lab, round(t.total, 6)))
+            hist.append(("wardwatch_wan_rtt_seconds_count", lab, round(t.count, 3)))
+        fams += [("wardwatch_wan_up", "gauge", up), ("wardwatch_wan_degraded", "gauge", degraded),
+                 ("wardwatch_wan_loss_ratio", "gauge", loss), ("wardwatch_wan_rtt_seconds", "histogram", hist)]
+        if pc.vclient is not None:
+            fams += [("wardwatch_vclient_installed", "gauge",
+                      [("wardwatch_vclient_installed", {"product": PRODUCT}, int(pc.vclient))]),
+                     ("wardwatch_vclient_running", "gauge",
+                      [("wardwatch_vclient_running", {"product": PRODUCT}, int(bool(pc.vclient)))])]
+        return fams
 
-def generate(districts: int, communes_per_district: int, pcs_per_commune: int, *,
-             broken_share: float = 0.2, seed: int = 0) -> Fleet:
-    """A large fleet, every commune with a printer and a scanner on its first PC; about
-    `broken_share` of the communes get one broken thing (chosen by `seed`): a dead link, no
-    working printer, a scanner down, a PC below spec (all of them), the client missing (all),
-    a degraded WAN, or an unreachable gateway."""
-    rng = random.Random(seed)
-    pcs: list[PC] = []
-    faults = ("link", "printer", "scanner", "spec", "vclient", "wan_slow", "gateway_down")
-    for d in range(districts):
-        district = f"d{d:02d}"
-        for c in range(communes_per_district):
-            commune = f"{district}_c{c:03d}"
-            fault = rng.choice(faults) if rng.random() < broken_share else None
-            for n in range(pcs_per_commune):
-                pc = PC(f"{commune}-pc{n:02d}", district, commune)
-                if n == 0:
-                    pc.printers = [Printer("printer1", up=fault != "printer",
-                                           problems=("offline",) if fault == "printer" else ())]
-                    pc.scanners = [Scanner("scanner1", up=fault != "scanner")]
-                pc.reachable = fault != "link"
-                pc.spec_failed = ("memory",) if fault == "spec" else ()
-                pc.vclient_installed = fault != "vclient"
-                for t in pc.wan:
-                    if fault == "wan_slow":
-                        t.rtt = 0.5
-                    if fault == "gateway_down" and t.role == "gateway":
-                        t.up = False
-                pcs.append(pc)
-    return Fleet(pcs)
+    def render_pc(self, name: str, now: float | None = None) -> str | None:
+        """One PC's /metrics; None if it does not answer."""
+        now = time.time() if now is None else now
+        with self.lock:
+            pc = self.pcs.get(name)
+            if pc is None or pc.state != UP:
+                return None
+            fams = self.samples(pc, now)
+        out = []
+        for fam, typ, samples in fams:
+            out.append(f"# TYPE {fam} {typ}")
+            out += [_line(n, lab, v) for n, lab, v in samples]
+        return "\n".join(out) + "\n"
+
+    def render_federate(self, district: str | None = None, now: float | None = None) -> str:
+        """Every PC's series with the labels a district Prometheus gives them (honor_labels)."""
+        now = time.time() if now is None else now
+        families: dict[str, tuple[str, list[str]]] = {"up": ("gauge", [])}
+        with self.lock:
+            for pc in self.pcs.values():
+                if (district and pc.district != district) or pc.state == UNSEEN:
+                    continue
+                target = {"instance": pc.name, "job": JOB, "district": pc.district, "commune": pc.commune}
+                families["up"][1].append(_line("up", {**target, "role": "pc"}, int(pc.state == UP)))
+                if pc.state != UP:
+                    continue
+                for fam, typ, samples in self.samples(pc, now):
+                    lines = families.setdefault(fam, (typ, []))[1]
+                    for n, lab, v in samples:
+                        # honor_labels: the series' own role (WAN) wins over the target's role="pc"
+                        lines.append(_line(n, {**target, "role": "pc", **lab}, v))
+        out = []
+        for fam, (typ, lines) in families.items():
+            if lines:
+                out.append(f"# TYPE {fam} {typ}")
+                out += lines
+        return "\n".join(out) + "\n"
+
+    def history_openmetrics(self, start: float, end: float, step: float,
+                            roles: tuple[str, ...] = REQUIRED_WAN_ROLES) -> str:
+        """A past window of the WAN series (RTT histogram sum/count and loss) of the first
+        PC Prometheus knows in each commune, with the labels of a federated series, for `promtool tsdb
+        create-blocks-from openmetrics`. Latency follows the working day; a commune whose
+        link is down now was down for the last sixth of the window; degraded ones got
+        worse over the window."""
+        out = ["# TYPE wardwatch_wan_loss_ratio gauge"]
+        sums = ["# TYPE wardwatch_wan_rtt_seconds_sum unknown"]
+        counts = ["# TYPE wardwatch_wan_rtt_seconds_count unknown"]
+        n_steps = int((end - start) // step)
+        with self.lock:
+            firsts = (next((p for p in c.pcs if self.pcs[p].state != UNSEEN), None) for c in self.communes.values())
+            pcs = [self.pcs[p] for p in firsts if p is not None]
+            for pc in pcs:
+                target = {"instance": pc.name, "job": JOB, "district": pc.district, "commune": pc.commune}
+                for t in (t for t in pc.wan if t.role in roles):
+                    lab = {**target, "target": t.name, "role": t.role}
+                    count = total = 0.0
+                    for i in range(n_steps + 1):
+                        ts = start + i * step
+                        frac = i / max(1, n_steps)
+                        hour = (ts / 3600 + 7) % 24
+                        day = 1.0 + (0.6 if 8 <= hour < 17 else 0.0)
+                        down = not t.up and frac > 5 / 6
+                        rtt = t.rtt * day * (1 + (frac if t.degraded else 0))
+                        loss = 1.0 if down else min(1.0, t.loss * frac * 2 if t.degraded else t.loss)
+                        if not down:
+                            count += step * PROBES_PER_SECOND
+                            total += step * PROBES_PER_SECOND * rtt
+                        stamp = f"{ts:.3f}"
+                        out.append(f"{_line('wardwatch_wan_loss_ratio', lab, round(loss, 4))} {stamp}")
+                        sums.append(f"{_line('wardwatch_wan_rtt_seconds_sum', lab, round(total, 6))} {stamp}")
+                        counts.append(f"{_line('wardwatch_wan_rtt_seconds_count', lab, round(count, 3))} {stamp}")
+        return "\n".join(out + sums + counts) + "\n# EOF\n"
+
+    # --- for Prometheus and the inventory ------------------------------------------
+    def file_sd(self, address: str) -> list[dict]:
+        """file_sd entries (one target per PC; the inventory's labels; the simulator's path)."""
+        return [{"targets": [address],
+                 "labels": {"district": pc.district, "commune": pc.commune, "role": "pc", "instance": pc.name,
+                            "__metrics_path__": f"/pc/{pc.name}/metrics"}}
+                for pc in self.pcs.values() if pc.state != UNSEEN]
+
+    def inventory_yaml(self) -> str:
+        """The Ansible inventory (fleet/inventory.py's layout) of this fleet."""
+        districts: dict[str, list[Commune]] = {}
+        for c in self.communes.values():
+            districts.setdefault(c.district, []).append(c)
+        lines = ["all:", "  children:"]
+        for d, communes in districts.items():
+            name = json.dumps(communes[0].district_name, ensure_ascii=False)
+            lines += [f"    district_{d}:", f"      vars: {{wardwatch_district_name: {name}}}", "      children:"]
+            for c in communes:
+                lines += [f"        commune_{c.commune}:",
+                          f"          vars: {{wardwatch_commune_name: {json.dumps(c.name, ensure_ascii=False)}}}"]
+                if c.pcs:
+                    lines.append("          hosts:")
+                    lines += [f"            {p}: {{ansible_host: {self.pcs[p].address}}}" for p in c.pcs]
+                else:
+                    lines.append("          hosts: {}")
+        return "\n".join(lines) + "\n"
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _line(name: str, labels: dict[str, str], value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        text = "NaN"
+    else:
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+    if not labels:
+        return f"{name} {text}"
+    return name + "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "} " + text
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fleet: Fleet
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0]
+        body: str | None
+        if path.startswith("/pc/") and path.endswith("/metrics"):
+            body = self.fleet.render_pc(path[len("/pc/"):-len("/metrics")])
+            if body is None:
+                self._send(503, "agent down\n")
+                return
+        elif path == "/federate":
+            body = self.fleet.render_federate()
+        elif path.startswith("/federate/"):
+            body = self.fleet.render_federate(path[len("/federate/"):])
+        elif path == "/healthz":
+            body = "ok\n"
+        else:
+            self._send(404, "not found\n")
+            return
+        self.fleet.scrapes += 1
+        self._send(200, body)
+
+    def _send(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt: str, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(fleet: Fleet, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve the fleet in a thread of this process; yields "host:port"."""
+    handler = type("Handler", (_Handler,), {"fleet": fleet})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="fleet-sim", daemon=True)
+    thread.start()
+    try:
+        yield f"{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Serve a simulated fleet's metrics on loopback.")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--districts", type=int, default=4)
+    p.add_argument("--communes", type=int, default=4, help="communes per district")
+    p.add_argument("--pcs", type=int, default=3, help="PCs per commune")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--broken", type=float, default=0.35)
+    p.add_argument("--partial", type=float, default=0.35)
+    p.add_argument("--file-sd", help="write file_sd targets (one per PC) here")
+    p.add_argument("--inventory", help="write the Ansible inventory here")
+    args = p.parse_args()
+    fleet = Fleet.generate(args.districts, args.communes, args.pcs, args.seed, args.broken, args.partial)
+    address = f"127.0.0.1:{args.port}"
+    if args.file_sd:
+        with open(args.file_sd, "w") as f:
+            json.dump(fleet.file_sd(address), f)
+    if args.inventory:
+        with open(args.inventory, "w") as f:
+            f.write(fleet.inventory_yaml())
+    with serve(fleet, args.port):
+        print(f"fleet_sim: {len(fleet.pcs)} PCs in {len(fleet.communes)} communes at http://{address}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from agent.collectors.base import Collector
 from agent.collectors.hardware import HardwareCollector
 from agent.collectors.printers import PrintersCollector
 from agent.collectors.scanners import ScannersCollector
+from agent.collectors.vclient import VclientCollector
 from agent.collectors.wan import WanCollector
 
 REGISTRY: tuple[type[Collector], ...] = (
@@ -15,6 +16,7 @@ REGISTRY: tuple[type[Collector], ...] = (
     PrintersCollector,
     ScannersCollector,
     WanCollector,
+    VclientCollector,
 )
 
 

@@ -30,6 +30,15 @@ class SystemInfo:
         return f"{self.os_name} {self.os_version}".strip()
 
 
+@dataclass(frozen=True)
+class Software:
+    """One installed program: a dpkg package, or an entry of Windows' uninstall registry."""
+
+    name: str      # dpkg package name, or the DisplayName on Windows
+    version: str
+    key: str = ""  # Windows: the uninstall key (product code); Linux: ""
+
+
 class Platform(Protocol):
     name: str
 
@@ -57,6 +66,10 @@ class Platform(Protocol):
 
     def dns_servers(self) -> list[str]:
         """The DNS servers this PC asks, in order (used by `collectors.wan.auto`)."""
+        ...
+
+    def installed_software(self, dpkg_status: str) -> list[Software]:
+        """Installed programs. `dpkg_status` is the dpkg status file (Linux only)."""
         ...
 
 

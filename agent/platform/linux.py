@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from agent.platform import SystemInfo
+from agent.platform import Software, SystemInfo
 
 if TYPE_CHECKING:
     from agent.devices.printer_status import SourceStatus
@@ -72,6 +72,22 @@ def parse_resolv_conf(text: str) -> list[str]:
         f = line.split("#", 1)[0].split(";", 1)[0].split()
         if len(f) >= 2 and f[0] == "nameserver":
             out.append(f[1])
+    return out
+
+
+def parse_dpkg_status(text: str) -> list[Software]:
+    """dpkg's status file (deb-control(5) stanzas): the packages whose Status is "install ok installed"."""
+    out: list[Software] = []
+    for stanza in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if not line or line[0] in " \t":  # continuation lines (Description, Conffiles)
+                continue
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip()] = value.strip()
+        if fields.get("Package") and fields.get("Status", "").split()[-1:] == ["installed"]:
+            out.append(Software(fields["Package"], fields.get("Version", "")))
     return out
 
 
@@ -141,3 +157,11 @@ class LinuxPlatform:
         if servers == ["127.0.0.53"]:  # systemd-resolved's stub: ask what it asks
             servers = parse_resolv_conf(self._read("run/systemd/resolve/resolv.conf")) or servers
         return servers
+
+    def installed_software(self, dpkg_status: str) -> list[Software]:
+        """From dpkg's status file; none (not an error) on a system without dpkg."""
+        try:
+            text = Path(dpkg_status).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        return parse_dpkg_status(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from agent.platform import SystemInfo
+from agent.platform import Software, SystemInfo
 
 if TYPE_CHECKING:
     from agent.devices.printer_status import SourceStatus
@@ -116,6 +117,50 @@ def parse_network(text: str) -> tuple[str | None, list[str]]:
     return gateway, servers
 
 
+UNINSTALL_KEYS = (
+    r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall",
+    r"HKLM\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall",
+)
+
+
+# "    <name>    <REG_TYPE>    <data>": fields are separated by four spaces (names may hold spaces).
+_REG_VALUE = re.compile(r"^ {4}(.+?) {4}(REG_[A-Z_]+)(?: {4}(.*))?$")
+
+
+def parse_reg_query(text: str) -> list[Software]:
+    """`reg query <Uninstall key> /s` output: a key line ("HKEY_LOCAL_MACHINE\\...\\{GUID}") followed by
+    indented "    Name    REG_TYPE    Value" lines. Entries with a DisplayName, not hidden
+    (SystemComponent=0x1) and not an update of another product (ParentKeyName), are programs."""
+    out: list[Software] = []
+    key, values = "", {}
+
+    def flush() -> None:
+        name = values.get("DisplayName", "").strip()
+        if key and name and values.get("SystemComponent", "0x0") not in ("0x1", "1") \
+                and not values.get("ParentKeyName"):
+            out.append(Software(name, values.get("DisplayVersion", "").strip(), key.rsplit("\\", 1)[-1]))
+
+    for raw in text.splitlines():
+        line = raw.rstrip("\r\n")
+        if line.startswith("HKEY_"):
+            flush()
+            key, values = line.strip(), {}
+        elif key:
+            m = _REG_VALUE.match(line)
+            if m:
+                values[m.group(1)] = m.group(3) or ""
+    flush()
+    return out
+
+
+def run_reg_query(key: str, timeout: float = 30.0) -> str:
+    done = subprocess.run(["reg.exe", "query", key, "/s"], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if done.returncode not in (0, 1):  # 1: the key is absent (no 32-bit programs on a 32-bit Windows)
+        raise OSError(f"reg query {key} failed ({done.returncode}): {done.stderr.strip()[:200]}")
+    return done.stdout
+
+
 def run_powershell(script: str, timeout: float = 30.0) -> str:
     return subprocess.run(
         ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
@@ -128,9 +173,11 @@ class WindowsPlatform:
     # Starting PowerShell costs a weak PC about a second of CPU; identity rarely changes.
     SYSTEM_INFO_TTL = 3600.0
 
-    def __init__(self, run: Callable[[str], str] = run_powershell):
+    def __init__(self, run: Callable[[str], str] = run_powershell,
+                 reg_query: Callable[[str], str] = run_reg_query):
         self.run = run
         self._info: tuple[float, SystemInfo] | None = None
+        self.reg_query = reg_query
 
     def system_info(self) -> SystemInfo:
         now = time.monotonic()
@@ -164,3 +211,6 @@ class WindowsPlatform:
 
     def dns_servers(self) -> list[str]:
         return parse_network(self.run(NETWORK_PS))[1]
+
+    def installed_software(self, dpkg_status: str) -> list[Software]:  # noqa: ARG002 - Linux only
+        return [s for key in UNINSTALL_KEYS for s in parse_reg_query(self.reg_query(key))]

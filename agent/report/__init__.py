@@ -46,9 +46,10 @@ Section = Callable[[list[Sample], str], list[Row]]
 
 
 def _sections() -> dict[str, Section]:
-    from agent.report import hardware, printers, scanners, wan
+    from agent.report import hardware, printers, scanners, vclient, wan
 
-    return {"hardware": hardware.rows, "printers": printers.rows, "scanners": scanners.rows, "wan": wan.rows}
+    return {"hardware": hardware.rows, "printers": printers.rows, "scanners": scanners.rows, "wan": wan.rows,
+            "vclient": vclient.rows}
 
 
 def build(results: Mapping[str, Result], lang: str) -> list[Row]:

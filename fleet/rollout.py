@@ -1,0 +1,375 @@
+"""`wardwatch rollout`: the playbooks run through ansible-runner, watched host by host.
+
+One run = one ansible-runner private data dir under the state dir
+(`<state>/rollout/<inventory key>/`), its artifacts kept (`artifacts/<ident>/`)
+with the environment left out: `suppress_env_files` keeps extra vars, env and
+SSH keys out of `env/`, secret tasks are `no_log`, and the `env` that
+ansible-runner records in each artifact's `command` file is removed after the
+run. The latest result of every host is kept in `hosts.json`, so `--retry-failed`
+can run again only the hosts that failed, were unreachable or were not reached
+(a wave stopped by max_fail_percentage).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
+from fleet.inventory import Inventory, default_playbooks_dir
+
+OK, CHANGED, FAILED, UNREACHABLE, NOT_RUN, RUNNING, PENDING = (
+    "ok", "changed", "failed", "unreachable", "not_run", "running", "pending")
+DONE_WELL = (OK, CHANGED)
+TO_RETRY = (FAILED, UNREACHABLE, NOT_RUN)
+PLAYBOOKS = {"site": "site.yml", "preflight": "preflight.yml", "uninstall": "uninstall.yml"}
+
+
+def default_state_dir() -> Path:
+    env = os.environ.get("WARDWATCH_STATE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "wardwatch"
+
+
+@dataclass
+class HostState:
+    name: str
+    district: str = ""
+    commune: str = ""
+    status: str = PENDING
+    task: str = ""       # the task running now, or the last one
+    ok: int = 0
+    changed: int = 0
+    reason: str = ""     # why it failed / was unreachable (first line of the message)
+    failed_task: str = ""
+    last_play: str = ""  # the last play that had a task event for this host
+
+
+@dataclass
+class Options:
+    inventory: Path
+    playbook: str = "site"
+    limit_hosts: list[str] | None = None   # explicit host names (commune/district/retry, resolved here)
+    limit: str | None = None               # a free Ansible pattern (--limit)
+    check: bool = False
+    forks: int = 10
+    serial: list[Any] | None = None
+    max_fail_percentage: int | None = None
+    ssh_retries: int = 3
+    timeout: int = 20                      # SSH connect timeout, seconds
+    extravars: dict[str, Any] = field(default_factory=dict)
+    playbooks_dir: Path = field(default_factory=default_playbooks_dir)
+    state_dir: Path = field(default_factory=default_state_dir)
+    keep_artifacts: int = 20
+
+
+@dataclass
+class Result:
+    ident: str
+    rc: int
+    status: str           # ansible-runner's: successful, failed, timeout, canceled
+    hosts: dict[str, HostState]
+    artifacts: Path
+    check: bool
+
+    @property
+    def exit_code(self) -> int:
+        states = [h.status for h in self.hosts.values()]
+        if any(s in (FAILED, NOT_RUN) for s in states) or (self.rc != 0 and not states):
+            return EXIT_FAIL
+        if any(s == UNREACHABLE for s in states):
+            return EXIT_UNREACHABLE
+        return EXIT_OK if self.rc == 0 else EXIT_FAIL
+
+
+def inventory_key(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+
+
+def run_dir(state_dir: Path, inventory: Path) -> Path:
+    return state_dir / "rollout" / inventory_key(inventory)
+
+
+def _first_line(text: Any, limit: int = 300) -> str:
+    text = str(text or "").strip()
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line[:limit]
+
+
+# What SSH says, in words an operator can act on.
+SSH_REASONS = (
+    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "khóa máy đã đổi / host key changed (known_hosts)"),
+    ("Host key verification failed", "khóa máy không khớp / host key verification failed"),
+    ("Connection refused", "máy từ chối kết nối / connection refused (SSH not running?)"),
+    ("Connection timed out", "hết thời gian kết nối / connection timed out (PC off or link down?)"),
+    ("No route to host", "không có đường tới máy / no route to host"),
+    ("Permission denied", "bị từ chối đăng nhập / permission denied (SSH key or user)"),
+    ("Could not resolve hostname", "không phân giải được tên máy / cannot resolve the host name"),
+)
+
+
+def failure_reason(res: dict[str, Any]) -> str:
+    """The most telling line of a failed task's result."""
+    text = " ".join(str(res.get(k) or "") for k in ("msg", "stderr", "module_stderr"))
+    for needle, reason in SSH_REASONS:
+        if needle in text:
+            return reason
+    for key in ("msg", "stderr", "reason", "module_stderr", "stdout"):
+        value = res.get(key)
+        if value:
+            return _first_line(value)
+    results = res.get("results")
+    if isinstance(results, list):
+        for r in results:
+            if isinstance(r, dict) and r.get("failed"):
+                return failure_reason(r)
+    return ""
+
+
+class Tracker:
+    """Turns ansible-runner events into per-host state; calls `on_change(host)` on each change."""
+
+    def __init__(self, hosts: dict[str, HostState], on_change: Callable[[HostState | None, str], None],
+                 final_play: str = ""):
+        self.hosts = hosts
+        self.on_change = on_change
+        self.final_play = final_play  # a host that never reached it was stopped (max_fail_percentage)
+        self.stats: dict[str, dict[str, int]] | None = None
+
+    def host(self, name: str) -> HostState:
+        h = self.hosts.get(name)
+        if h is None:
+            h = self.hosts[name] = HostState(name)
+        return h
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        name = data.get("host")
+        task = str(data.get("task") or "").strip()
+        if name and kind.startswith("runner_on_"):
+            self.host(name).last_play = str(data.get("play") or "")
+        if kind == "playbook_on_play_start":
+            self.on_change(None, str(data.get("play") or data.get("name") or ""))
+        elif kind == "runner_on_start" and name:
+            h = self.host(name)
+            if h.status in (PENDING, RUNNING, OK, CHANGED):
+                h.status, h.task = RUNNING, task
+                self.on_change(h, "start")
+        elif kind == "runner_on_ok" and name:
+            h = self.host(name)
+            res = data.get("res") or {}
+            h.ok += 1
+            if res.get("changed"):
+                h.changed += 1
+            self.on_change(h, "changed" if res.get("changed") else "ok")
+        elif kind == "runner_on_failed" and name and not data.get("ignore_errors"):
+            h = self.host(name)
+            h.status, h.failed_task = FAILED, task
+            h.reason = failure_reason(data.get("res") or {})
+            self.on_change(h, "failed")
+        elif kind == "runner_on_unreachable" and name:
+            h = self.host(name)
+            h.status, h.failed_task = UNREACHABLE, task
+            h.reason = failure_reason(data.get("res") or {})
+            self.on_change(h, "unreachable")
+        elif kind == "playbook_on_stats":
+            self.stats = {k: dict(data.get(k) or {}) for k in
+                          ("ok", "changed", "failures", "dark", "skipped", "processed", "rescued", "ignored")}
+        return True
+
+    def finish(self) -> None:
+        """Final status of every host from the play recap (hosts never reached are not_run)."""
+        stats = self.stats or {}
+        processed = stats.get("processed", {})
+        for name, h in self.hosts.items():
+            if name in stats.get("dark", {}):
+                h.status = UNREACHABLE
+            elif stats.get("failures", {}).get(name):
+                h.status = FAILED
+            elif name not in processed:
+                h.status = FAILED if h.status == FAILED else UNREACHABLE if h.status == UNREACHABLE else NOT_RUN
+            elif self.final_play and h.last_play != self.final_play:
+                h.status = NOT_RUN
+                h.reason = "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)"
+            else:
+                h.changed = stats.get("changed", {}).get(name, h.changed)
+                h.status = CHANGED if h.changed else OK
+                h.reason = ""
+            h.task = ""
+
+
+def final_play_name(playbook: Path) -> str:
+    try:
+        plays = yaml.safe_load(playbook.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as e:
+        raise FleetError(f"{playbook}: cannot read the playbook: {e}") from None
+    if isinstance(plays, list) and plays and isinstance(plays[-1], dict):
+        return str(plays[-1].get("name") or "")
+    return ""
+
+
+def resolve_targets(inv: Inventory, *, communes: Iterable[str] = (), districts: Iterable[str] = (),
+                    hosts: Iterable[str] = ()) -> list[str] | None:
+    """Host names selected by commune, district and host names (intersection of what was given);
+    None when nothing was given (every host)."""
+    selected: set[str] | None = None
+
+    def narrow(names: set[str]) -> None:
+        nonlocal selected
+        selected = names if selected is None else selected & names
+
+    communes, districts, hosts = list(communes), list(districts), list(hosts)
+    if communes:
+        narrow({h.name for c in communes for h in inv.hosts_of(inv.commune(c))})
+    if districts:
+        narrow({h.name for d in districts for h in inv.hosts_of(inv.district(d))})
+    if hosts:
+        narrow({inv.host(n).name for n in hosts})
+    if selected is None:
+        return None
+    return sorted(selected, key=lambda n: (inv.host(n).district, inv.host(n).commune, n))
+
+
+class Store:
+    """hosts.json: the latest result of every host of one inventory."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "hosts.json"
+
+    def load(self) -> dict[str, dict[str, Any]]:
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise FleetError(f"{self.path}: cannot read the last results: {e}") from None
+        return doc.get("hosts", {}) if isinstance(doc, dict) else {}
+
+    def save(self, result: Result) -> None:
+        hosts = self.load()
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        for name, h in result.hosts.items():
+            entry = asdict(h)
+            entry.pop("task", None)
+            hosts[name] = {**entry, "run": result.ident, "at": now}
+        doc = {"hosts": dict(sorted(hosts.items())), "last_run": result.ident}
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def to_retry(self) -> list[str]:
+        return sorted(n for n, h in self.load().items() if h.get("status") in TO_RETRY)
+
+
+def scrub_artifacts(artifact_dir: Path) -> None:
+    """ansible-runner records the whole environment of the run in `command`: keep only the command."""
+    for f in artifact_dir.glob("*/command"):
+        try:
+            doc = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and "env" in doc:
+            doc.pop("env")
+            f.write_text(json.dumps(doc), encoding="utf-8")
+    for f in artifact_dir.glob("*/env.list"):
+        f.unlink(missing_ok=True)
+
+
+def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:
+    import ansible_runner  # the operators' extra: imported only where a rollout runs
+
+    bindir = str(Path(sys.executable).parent)  # ansible-playbook beside this Python (an unactivated venv)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+
+    playbook = PLAYBOOKS.get(opts.playbook, opts.playbook)
+    if not (opts.playbooks_dir / playbook).is_file():
+        raise FleetError(f"{opts.playbooks_dir / playbook}: playbook not found / không tìm thấy playbook")
+    directory = run_dir(opts.state_dir, opts.inventory)
+    (directory / "artifacts").mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    ident = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + ("-check" if opts.check else "") + f"-{os.getpid()}"
+
+    targets = opts.limit_hosts if opts.limit_hosts is not None else [h.name for h in inv.hosts]
+    hosts: dict[str, HostState] = {}
+    for n in targets:
+        try:
+            h = inv.host(n)
+        except FleetError:
+            continue
+        hosts[n] = HostState(n, h.district, h.commune)
+    if opts.limit and opts.limit_hosts is None:
+        hosts = {}  # a free pattern: hosts appear as Ansible reaches them
+    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook))
+
+    limit = None
+    if opts.limit_hosts is not None:
+        if not opts.limit_hosts:
+            raise FleetError("no host selected / không chọn được máy nào", EXIT_USAGE)
+        limit = ",".join(opts.limit_hosts)
+        if opts.limit:
+            limit = f"{limit}:&{opts.limit}"
+    elif opts.limit:
+        limit = opts.limit
+
+    extravars = dict(opts.extravars)
+    all_vars = inv.groups["all"].vars | inv.groups["all"].file_vars if "all" in inv.groups else {}
+    serial = opts.serial if opts.serial is not None else all_vars.get("wardwatch_rollout_serial")
+    if serial is not None:
+        extravars["wardwatch_rollout_serial"] = serial
+    mfp = opts.max_fail_percentage if opts.max_fail_percentage is not None else \
+        all_vars.get("wardwatch_rollout_max_fail_percentage")
+    if mfp is not None:
+        extravars["wardwatch_rollout_max_fail_percentage"] = int(mfp)
+
+    envvars = {
+        "ANSIBLE_ROLES_PATH": str(opts.playbooks_dir / "roles"),
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_RETRIES": str(opts.ssh_retries),
+        "ANSIBLE_TIMEOUT": str(opts.timeout),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+    }
+    cmdline = "--check --diff" if opts.check else None
+    if view is not None:
+        for h in hosts.values():
+            view(h, "pending")
+    r = ansible_runner.run(
+        private_data_dir=str(directory),
+        project_dir=str(opts.playbooks_dir),
+        playbook=playbook,
+        inventory=str(opts.inventory.resolve()),
+        limit=limit,
+        forks=opts.forks,
+        extravars=extravars,
+        envvars=envvars,
+        cmdline=cmdline,
+        suppress_env_files=True,
+        quiet=True,
+        ident=ident,
+        artifact_dir=str(directory / "artifacts"),
+        rotate_artifacts=opts.keep_artifacts,
+        event_handler=tracker,
+    )
+    tracker.finish()
+    scrub_artifacts(directory / "artifacts")
+    result = Result(ident, int(r.rc if r.rc is not None else 1), str(r.status), tracker.hosts,
+                    directory / "artifacts" / ident, opts.check)
+    if not result.check:
+        Store(directory).save(result)
+    return result
+

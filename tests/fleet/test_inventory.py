@@ -1,0 +1,201 @@
+"""The inventory model and `wardwatch inventory check` on the example inventory and on
+broken ones, each problem one line naming file and host."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+from fleet.errors import FleetError
+from fleet.inventory import fold, load_inventory, scan_inventory
+
+EXAMPLE = REPO / "inventory"
+
+
+def wardwatch(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fleet", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def write(tmp: Path, hosts: str, group_vars: dict[str, str] | None = None,
+          host_vars: dict[str, str] | None = None) -> Path:
+    (tmp / "hosts.yml").write_text(textwrap.dedent(hosts))
+    for kind, files in (("group_vars", group_vars), ("host_vars", host_vars)):
+        for name, text in (files or {}).items():
+            (tmp / kind).mkdir(exist_ok=True)
+            (tmp / kind / f"{name}.yml").write_text(textwrap.dedent(text))
+    return tmp
+
+
+GOOD = """\
+all:
+  vars:
+    wardwatch_agent_port: 9100
+  children:
+    district_ba_dinh:
+      vars: {wardwatch_district_name: "Ba Đình"}
+      children:
+        commune_phuc_xa:
+          vars: {wardwatch_commune_name: "Phúc Xá", wardwatch_agent_port: 9200}
+          hosts:
+            pc1: {ansible_host: 198.51.100.1}
+            pc2: {ansible_host: 198.51.100.2, wardwatch_agent_port: 9300}
+        commune_truc_bach:
+          vars: {wardwatch_commune_name: "Trúc Bạch"}
+          hosts:
+            pc3: {ansible_host: 198.51.100.3}
+"""
+
+
+def test_example_inventory_loads_with_merged_vars():
+    inv = load_inventory(EXAMPLE)
+    assert [d.name for d in inv.districts] == ["district_ba_dinh", "district_hoan_kiem", "district_soc_son"]
+    assert len(inv.hosts) == 12
+    h = inv.host("ss-minhtri-02")
+    assert (h.district, h.commune, h.address) == ("district_soc_son", "commune_minh_tri", "198.51.100.62")
+    # all < district < commune < group_vars precedence, and the extra group os_windows
+    assert h.vars["virtual_client_kind"] == "rdp"                      # commune_minh_tri.yml
+    assert h.vars["virtual_client_cache_url"] == "http://192.0.2.30/wardwatch"  # district_soc_son.yml
+    assert h.vars["ansible_connection"] == "winrm" and h.groups == ("os_windows",)
+    assert inv.host("ss-bacson-01").vars["virtual_client_kind"] == "horizon"
+    assert inv.host("bd-phucxa-01").vars["virtual_client_kind"] == "citrix_workspace"
+    assert inv.commune("Phúc Xá").name == "commune_phuc_xa"
+    assert inv.commune("phuc xa").display_name == "Phúc Xá"
+    assert inv.district("soc_son").display_name == "Sóc Sơn"
+    assert [h.name for h in inv.hosts_of(inv.commune("commune_truc_bach"))] == ["bd-trucbach-01", "bd-trucbach-02"]
+    with pytest.raises(FleetError, match="unknown commune 'Hàng Bông'"):
+        inv.commune("Hàng Bông")
+
+
+def test_vars_precedence(tmp_path):
+    inv = load_inventory(write(tmp_path, GOOD, group_vars={"commune_truc_bach": "wardwatch_agent_port: 9400\n"},
+                               host_vars={"pc1": "wardwatch_agent_port: 9500\n"}))
+    assert {h.name: h.agent_port for h in inv.hosts} == {"pc1": 9500, "pc2": 9300, "pc3": 9400}
+
+
+def test_fold():
+    assert fold("Điện Biên") == "dien_bien"
+    assert fold("Hoàn Kiếm") == "hoan_kiem"
+
+
+def test_check_ok_on_the_example():
+    r = wardwatch("inventory", "check", "-i", str(EXAMPLE), "--lang", "en")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "12 PCs in 8 communes of 3 districts" in r.stdout
+    r = wardwatch("inventory", "check", "-i", str(EXAMPLE))
+    assert "12 máy, 8 xã/phường, 3 quận/huyện" in r.stdout
+
+
+BROKEN = """\
+all:
+  children:
+    district_ba_dinh:
+      vars: {wardwatch_district_name: "Ba Đình"}
+      children:
+        commune_phuc_xa:
+          vars: {wardwatch_commune_name: "Phúc Xá"}
+          hosts:
+            pc1: {ansible_host: 198.51.100.1}
+            pc2: {ansible_host: 198.51.100.300}
+            pc3: {ansible_host: 198.51.100.3, wardwatch_agent_prot: 9100}
+            pc4: {ansible_host: "bad host!"}
+        commune_trúc-bạch:
+          vars: {wardwatch_commune_name: "Trúc Bạch"}
+          hosts:
+            pc1: {ansible_host: 198.51.100.9}
+            pc5: {ansible_host: 198.51.100.3}
+        commune_kim_ma:
+          vars: {wardwatch_commune_name: "Kim Mã"}
+          childern:
+            x: {}
+      hosts:
+        pc6: {ansible_host: 198.51.100.6}
+"""
+
+
+def test_check_reports_each_problem_on_one_line(tmp_path):
+    write(tmp_path, BROKEN, group_vars={"commune_phuc_xa": "wardwatch_agent_port: 'many'\n"})
+    r = wardwatch("inventory", "check", "-i", str(tmp_path), "--lang", "en")
+    assert r.returncode == 2
+    lines = r.stdout.splitlines()
+    f = str(tmp_path / "hosts.yml")
+
+    def one(*words: str) -> str:
+        hits = [ln for ln in lines if all(w in ln for w in words)]
+        assert len(hits) == 1, (words, lines)
+        return hits[0]
+
+    assert one("host pc1", "duplicate host").startswith(f + ":16:")
+    assert one("host pc2", "bad address '198.51.100.300'").startswith(f + ":10:")
+    assert "did you mean 'wardwatch_agent_port'" in one("host pc3", "wardwatch_agent_prot")
+    one("host pc4", "bad address 'bad host!'")
+    assert "would be rewritten by Ansible to 'commune_trúc_bạch'" in one("group commune_trúc-bạch")
+    assert "did you mean 'children'" in one("group commune_kim_ma", "childern")
+    assert one("host pc6", "not in any commune").startswith(f + ":23:")
+    assert one("host pc5", "address 198.51.100.3 is also used by host pc3")
+    assert one("group commune_phuc_xa", "wardwatch_agent_port", "expected int").startswith(
+        str(tmp_path / "group_vars" / "commune_phuc_xa.yml"))
+    assert len(lines) == 9, lines
+    assert "9 problem(s)" in r.stderr
+
+    vi = wardwatch("inventory", "check", "-i", str(tmp_path))
+    assert "máy trùng tên" in vi.stdout and vi.returncode == 2
+
+
+def test_load_raises_one_line_with_file_and_host(tmp_path):
+    write(tmp_path, BROKEN)
+    with pytest.raises(FleetError) as e:
+        load_inventory(tmp_path)
+    assert "\n" not in str(e.value)
+    assert str(tmp_path / "hosts.yml") in str(e.value) and "more problem(s)" in str(e.value)
+
+
+def test_malformed_yaml_and_missing_file(tmp_path):
+    (tmp_path / "hosts.yml").write_text("all:\n  children: [\n")
+    inv = scan_inventory(tmp_path)
+    assert len(inv.problems) == 1 and "malformed YAML" in str(inv.problems[0])
+    r = wardwatch("inventory", "check", "-i", str(tmp_path / "nope.yml"))
+    assert r.returncode == 2 and "inventory not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_targets_are_stable_atomic_and_labelled(tmp_path):
+    out = tmp_path / "sd"
+    out.mkdir()
+    (out / "district_gone.json").write_text("[]")
+    (out / "other.json").write_text("[]")  # not ours: left alone
+    r = wardwatch("inventory", "targets", "-i", str(EXAMPLE), "--out", str(out), "--lang", "en")
+    assert r.returncode == 0, r.stderr
+    assert "Wrote 12 targets in 3 files" in r.stdout and "removed: 1" in r.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["district_ba_dinh.json", "district_hoan_kiem.json",
+                                                     "district_soc_son.json", "other.json"]
+    doc = json.loads((out / "district_soc_son.json").read_text())
+    assert doc[1] == {"targets": ["198.51.100.61:10713"],
+                      "labels": {"district": "soc_son", "commune": "minh_tri", "role": "pc",
+                                 "instance": "ss-minhtri-01"}}
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    r = wardwatch("inventory", "targets", "-i", str(EXAMPLE), "--out", str(out), "--lang", "en")
+    assert "changed: 0" in r.stdout
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()} == before
+
+
+def test_targets_refuse_a_broken_inventory(tmp_path):
+    write(tmp_path / "inv" if (tmp_path / "inv").mkdir() is None else tmp_path, BROKEN)
+    r = wardwatch("inventory", "targets", "-i", str(tmp_path / "inv"), "--out", str(tmp_path / "sd"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert not (tmp_path / "sd").exists()
+
+
+def test_ansible_inventory_graph_shows_the_tree():
+    r = subprocess.run([shutil.which("ansible-inventory") or "ansible-inventory", "-i", str(EXAMPLE), "--graph"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    lines = r.stdout.splitlines()
+    i = lines.index("  |--@district_soc_son:")
+    assert lines[i + 1:i + 4] == ["  |  |--@commune_minh_tri:", "  |  |  |--ss-minhtri-01", "  |  |  |--ss-minhtri-02"]
+    assert "Invalid characters" not in r.stderr
