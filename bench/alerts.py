@@ -1,6 +1,6 @@
 """What wardwatch's rules cost a district Prometheus, and what federation sends to the city.
 
-A simulated district (tests/fleet_sim.py, about 20% of communes broken) scraped by a real
+A simulated district (tests/fleet_sim.py: a third of the communes broken, a third partly) scraped by a real
 Prometheus with alerts/prometheus-district.yml and the production rules:
 - each rule group's evaluation time, beside the evaluation interval of prometheus-district.yml
   (the time it must fit in), median of five evaluations;
@@ -10,6 +10,8 @@ Prometheus with alerts/prometheus-district.yml and the production rules:
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import statistics
 import tempfile
@@ -19,8 +21,8 @@ from urllib.parse import urlencode
 
 import yaml
 from alerting_support import ALERTS, district_prometheus_config, prometheus_from, wait_until
-from fleet_sim import generate
-from support import http_get, prometheus_query
+from fleet_sim import UP, Fleet, serve
+from support import free_port, http_get, prometheus_query
 
 from bench.common import Row
 
@@ -29,20 +31,22 @@ GROUP_DURATION = r'^prometheus_rule_group_last_duration_seconds\{rule_group="[^"
 
 def run(quick: bool) -> list[Row]:
     communes, pcs_per_commune = (60, 4) if quick else (150, 5)
-    fleet = generate(1, communes, pcs_per_commune, seed=1)
+    fleet = Fleet.generate(1, communes, pcs_per_commune, seed=1)
     rules = {p.name: p for p in (ALERTS / "rules").glob("*.yml")}
     interval = yaml.safe_load((ALERTS / "prometheus-district.yml").read_text())["global"]["evaluation_interval"]
     interval_ms = float(re.fullmatch(r"(\d+)s", interval)[1]) * 1000
     city = yaml.safe_load((ALERTS / "prometheus-city.yml").read_text())
     match = city["scrape_configs"][0]["params"]["match[]"]
     rows = []
-    with tempfile.TemporaryDirectory(prefix=f"ww-bench-alerts-{__import__('os').getpid()}-") as tmp, fleet.serve():
+    with tempfile.TemporaryDirectory(prefix=f"ww-bench-alerts-{os.getpid()}-") as tmp, \
+            serve(fleet, free_port()) as address:
         tmp = Path(tmp)
-        fleet.write_file_sd(tmp / "sd" / "d.json")
+        (tmp / "sd").mkdir()
+        (tmp / "sd" / "d.json").write_text(json.dumps(fleet.file_sd(address)))
         cfg = district_prometheus_config(tmp / "sd", rules)
         cfg["global"].update(scrape_interval="2s", scrape_timeout="2s", evaluation_interval="2s")
         with prometheus_from(tmp / "prom", cfg) as prom:
-            reporting = sum(1 for pc in fleet.pcs.values() if pc.reachable)
+            reporting = sum(1 for pc in fleet.pcs.values() if pc.state == UP)
 
             def all_in() -> bool:
                 r = prometheus_query(prom, "sum(commune:wardwatch_pcs_reporting:count)")
@@ -65,7 +69,7 @@ def run(quick: bool) -> list[Row]:
                                 f"evaluation interval ({interval})", interval_ms))
             code, body = http_get(f"{prom}/federate?" + urlencode([("match[]", m) for m in match]), timeout=30)
             assert code == 200
-            raw = sum(len(fleet.exposition(n)) for n in fleet.pcs) / communes
+            raw = sum(len(fleet.render_pc(n) or "") for n in fleet.pcs) / communes
             rows.append(Row("alerts", "federated to the city per commune", len(body) / communes, "bytes",
                             "agents' /metrics per commune", raw))
     return rows

@@ -182,11 +182,11 @@ def _scrape_test_overrides(job: dict, sd_dir: Path) -> dict:
 
 
 def district_prometheus_config(sd_dir: Path, rules: dict[str, Path], *, alertmanager_url: str | None = None,
-                               external_label: str | None = None) -> dict:
+                               external_label: str | None = None, interval: str = "1s") -> dict:
     """alerts/prometheus-district.yml for a test: file_sd from `sd_dir`, the given rule files,
-    1s intervals, alerts to `alertmanager_url`. Jobs, relabelling and labels are the production ones."""
+    short intervals, alerts to `alertmanager_url`. Jobs, relabelling and labels are the production ones."""
     cfg = yaml.safe_load((ALERTS / "prometheus-district.yml").read_text(encoding="utf-8"))
-    cfg["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    cfg["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
     if external_label:
         cfg["global"]["external_labels"] = {"prometheus": external_label}
     cfg["rule_files"] = [str(rules[Path(f).name]) for f in cfg["rule_files"]]
@@ -198,11 +198,11 @@ def district_prometheus_config(sd_dir: Path, rules: dict[str, Path], *, alertman
     return cfg
 
 
-def city_prometheus_config(districts: dict[str, str], rules: dict[str, Path]) -> dict:
+def city_prometheus_config(districts: dict[str, str], rules: dict[str, Path], interval: str = "1s") -> dict:
     """alerts/prometheus-city.yml for a test: federating the district servers given as
-    {district: "127.0.0.1:port"}, 1s intervals, no Alertmanager. match[] and labels are the production ones."""
+    {district: "127.0.0.1:port"}, short intervals, no Alertmanager. match[] and labels are the production ones."""
     cfg = yaml.safe_load((ALERTS / "prometheus-city.yml").read_text(encoding="utf-8"))
-    cfg["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    cfg["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
     cfg["rule_files"] = [str(rules[Path(f).name]) for f in cfg["rule_files"]]
     cfg.pop("alerting", None)
     (job,) = cfg["scrape_configs"]

@@ -75,9 +75,9 @@ collectors:
 
                 # The commune has no other printer: readiness says so; the real agent's WAN series
                 # keep their own role beside the target's role="pc".
-                printer_ok = prometheus_query(
-                    prom, 'commune:wardwatch_ready_component:bool{commune="tan_linh", component="printer"}')
-                assert [r["value"][1] for r in printer_ok] == ["0"]
+                no_printer = prometheus_query(
+                    prom, 'commune:wardwatch_not_ready_reason:bool{commune="tan_linh", reason="no_working_printer"}')
+                assert [r["value"][1] for r in no_printer] == ["1"]
                 wan = prometheus_query(prom, 'wardwatch_wan_up{target="dichvucong"}')
                 assert [(r["metric"]["role"], r["value"][1]) for r in wan] == [("portal", "1")]
 

@@ -354,3 +354,20 @@ def test_docs_describe_every_alert_and_recording_rule():
     records = {n for f in ("district.rules.yml", "readiness.rules.yml") for n in record_rules(f)}
     missing = sorted(n for n in names | records if n not in text)
     assert not missing, f"docs/alerts.md does not mention {missing}"
+
+
+def test_readiness_agrees_with_the_readiness_report():
+    """The rules and `wardwatch readiness` (fleet/readiness.py) use the same minimums and reasons."""
+    from fleet.readiness import REASONS, Criteria
+
+    r = yaml.safe_load((ALERTS / "config.yml").read_text(encoding="utf-8"))["readiness"]
+    c = Criteria()
+    assert (c.min_pcs_reporting, c.min_pcs_spec_ok, c.min_client_installed, c.min_printers_working,
+            c.min_scanners_working, "|".join(c.wan_roles)) == (
+        r["min_pcs_reporting"], r["min_pcs_spec_ok"], r["min_client_installed"], r["min_printers_working"],
+        r["min_scanners_working"], r["wan_roles"])
+    doc = yaml.safe_load((ALERTS / "rules" / "readiness.rules.yml").read_text(encoding="utf-8"))
+    reasons = [r["labels"]["reason"] for g in doc["groups"] for r in g["rules"]
+               if r.get("record") == "commune:wardwatch_not_ready_reason:bool"]
+    # no_pcs (a commune of the inventory without any PC) only the inventory knows.
+    assert sorted(reasons) == sorted(set(REASONS) - {"no_pcs"})
