@@ -203,7 +203,8 @@ def validate(cfg: dict[str, Value], source: Path) -> None:
              "reaches Alertmanager first and inhibits the PC alerts behind it")
 
 
-def prepare(config: Path, time_scale: float = 1.0, always_office_hours: bool = False) -> tuple[dict[str, Any], set[str]]:
+def prepare(config: Path, time_scale: float = 1.0,
+            always_office_hours: bool = False) -> tuple[dict[str, Any], set[str]]:
     """The values templates may use, and the config keys consumed without a placeholder."""
     cfg = load_config(config)
     validate(cfg, config)

@@ -30,6 +30,6 @@ echo "== installing wardwatch[fleet,test] into .venv"
 .venv/bin/python -m pip install -q -e '.[fleet,test]'
 
 echo "== ruff"
-.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz
+.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz alerts
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"
