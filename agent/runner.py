@@ -80,6 +80,9 @@ class Runner:
         self._on_change = on_change
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Held while publishing; stop() takes it too, so once stop() returns this runner never
+        # publishes again (a late run of a replaced runner must not overwrite its successor's snapshot).
+        self._publish = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.first_round = threading.Event()  # set once every collector has finished (or timed out) once
         if not self._slots:
@@ -113,7 +116,8 @@ class Runner:
             self._threads.append(t)
 
     def stop(self, wait: float = 2.0) -> None:
-        self._stop.set()
+        with self._publish:
+            self._stop.set()
         deadline = time.monotonic() + wait
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
@@ -182,7 +186,11 @@ class Runner:
         return result
 
     def _notify(self) -> None:
-        if self._on_change is not None:
+        if self._on_change is None:
+            return
+        with self._publish:
+            if self._stop.is_set():
+                return
             try:
                 self._on_change(self.snapshot())
             except Exception:  # noqa: BLE001 - rendering must never kill a scheduler thread

@@ -32,6 +32,7 @@ BENCHES = (
     "rollout",
     "readiness",
     "fuzz",
+    "alerts",
 )
 
 

@@ -8,13 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.report import INFO, PASS, STATUS
 from fleet.diagnose import LINUX_LOG_FILE, Diagnosis, diagnose, resolve_target
 from fleet.errors import EXIT_FAIL, EXIT_OK
 
-STATUS = {
-    "vi": {"pass": "ĐẠT", "fail": "KHÔNG ĐẠT", "unknown": "CHƯA RÕ"},
-    "en": {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN"},
-}
 TEXT = {
     "title": {"vi": "wardwatch — chẩn đoán máy {host} ({address}:{port}, người dùng {user})",
               "en": "wardwatch — diagnosis of PC {host} ({address}:{port}, user {user})"},
@@ -97,7 +94,7 @@ def render(d: Diagnosis, lang: str, known_hosts: Path) -> str:
         out += [f"  {line}" for line in d.log_lines]
     else:
         out.append(TEXT["no_logs"][lang].format(file=LINUX_LOG_FILE))
-    failed = sum(i.get("status") != "pass" for i in check.get("items", [])) + (d.service_ok is False)
+    failed = sum(i.get("status") not in (PASS, INFO) for i in check.get("items", [])) + (d.service_ok is False)
     out += ["", TEXT["ok"][lang] if d.ok else TEXT["fail"][lang].format(n=max(failed, 1))]
     return "\n".join(out) + "\n"
 

@@ -16,7 +16,7 @@ if [ -n "$(echo "$missing" | xargs)" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $(echo "$missing" | sort -u | xargs)
 fi
 # Debian's packages start their daemons where systemd runs; the tests start their own.
-for svc in prometheus prometheus-pushgateway prometheus-node-exporter; do
+for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-alertmanager; do
     pkill -x "$svc" 2>/dev/null || true
 done
 
@@ -30,6 +30,6 @@ echo "== installing wardwatch[fleet,test] into .venv"
 .venv/bin/python -m pip install -q -e '.[fleet,test]'
 
 echo "== ruff"
-.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz
+.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz alerts
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -149,3 +149,17 @@ def test_garbage_is_a_failed_collection():
 def test_validate_accepts_catalogued_samples():
     samples = validate([sample("wardwatch_disk_free_bytes", 10, mountpoint="/"), sample("wardwatch_spec_ok", 1)])
     assert [s.value for s in samples] == [10.0, 1.0]
+
+
+def test_a_stopped_runner_never_publishes_again():
+    """A run that finishes after its runner was replaced (reload) must not overwrite the new snapshot."""
+    published = []
+    slow = Hangs()
+    runner = Runner([(slow, 60, 5)], lambda results: published.append(results))
+    runner.start()
+    wait_until(lambda: slow.started == 1)
+    runner.stop(wait=0.1)  # the slow run is still going
+    count = len(published)
+    slow.release.set()  # ... and finishes now, after stop()
+    wait_until(lambda: runner.snapshot()["hangs"].success)
+    assert len(published) == count

@@ -27,6 +27,7 @@ import pytest
 from sshhosts import keygen
 from support import REPO, free_port, need, process
 
+from agent.report import STATUS
 from fleet import diagnose as dg
 from fleet.diagnose_cmd import render
 from fleet.errors import EXIT_UNREACHABLE, FleetError
@@ -151,12 +152,14 @@ def test_known_key_shows_the_real_agent_check_service_and_log(sshd):
     assert "Service wardwatch-agent: running (active)" in out
     # the same machine: the remote check has the rows of the local one, with the same verdicts
     for item in expected["items"]:
-        status = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN"}[item["status"]]
+        status = STATUS["en"][item["status"]]
         assert any(line.strip().startswith(f"[{status}]") and item["subject"] in line for line in out.splitlines()), \
             (item, out)
     assert "hardware: ok" in out
     assert "Recent log lines (journal, 2 lines):" in out and "collector wan failed: timeout" in out
-    assert "no WAN target in the check" in out  # this checkout's agent has no WAN collector configured
+    # this checkout's agent runs on its default config: the PC's own view of the WAN says no targets are set
+    wan = out.split("WAN targets, as this PC sees them:", 1)[1]
+    assert "no targets configured" in wan.split("\n\n", 1)[0]
     assert "diagnose 127.0.0.1: running wardwatch-agent check" in r.stderr  # progress
 
 
