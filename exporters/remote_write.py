@@ -379,7 +379,10 @@ def target_from(settings: Settings, source: str = "<config>") -> Target:
 
     if not settings.url:
         raise err("remote_write.enabled needs remote_write.url", "url")
-    parts = urlsplit(settings.url)
+    try:
+        parts = urlsplit(settings.url)
+    except ValueError:  # e.g. a broken IPv6 literal
+        raise err("expected an http:// or https:// URL with a host", "url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise err("expected an http:// or https:// URL with a host", "url")
     if parts.username or parts.password:

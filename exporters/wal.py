@@ -231,12 +231,15 @@ class Buffer:
         path = self.directory / PROGRESS
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(doc, dict) or not all(isinstance(doc.get(k), int) for k in ("segment", "offset")):
+            if not isinstance(doc, dict) or not all(isinstance(doc.get(k), int) and not isinstance(doc[k], bool)
+                                                    for k in ("segment", "offset")):
                 raise ValueError("not a progress document")
+            if not isinstance(doc.get("last_timestamp_ms", 0), int):
+                raise ValueError("last_timestamp_ms is not a whole number")
             return doc
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             log.warning("buffer progress file unreadable (%s); sending everything buffered again", e)
             return {}
 

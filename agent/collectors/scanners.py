@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+import urllib.parse
 
 from agent.collectors.base import Collector, Sample, sample
 from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
@@ -23,8 +24,13 @@ def _check_escl(s: Settings) -> None:
     for key in ("name", "url"):
         if not s[key].strip():
             raise InvalidSettingError(key, "required, and not set")
-    if not s.url.lower().startswith(("http://", "https://")):
-        raise InvalidSettingError("url", f"expected an http:// or https:// URL, got {s.url!r}")
+    try:
+        url = urllib.parse.urlsplit(s.url)
+        url.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        url = None
+    if url is None or url.scheme.lower() not in ("http", "https") or not url.hostname:
+        raise InvalidSettingError("url", f"expected an http:// or https:// URL with a host, got {s.url!r}")
 
 
 ESCL_ITEM = Section("scanner", "An eSCL (AirScan) network scanner.", (

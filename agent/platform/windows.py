@@ -50,6 +50,10 @@ class WindowsParseError(ValueError):
     pass
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:160]
+
+
 def _first(value: Any) -> dict[str, Any]:
     """ConvertTo-Json renders one object as an object and several as an array."""
     if isinstance(value, list):
@@ -67,8 +71,8 @@ def _text(obj: dict[str, Any], key: str) -> str:
 def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
+        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
     cs = _first(doc.get("ComputerSystem") or {})
@@ -96,8 +100,8 @@ def parse_network(text: str) -> tuple[str | None, list[str]]:
     array as a bare string and an empty one as null."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
+        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
     gateway = doc.get("Gateway")

@@ -45,7 +45,7 @@ class StateStore:
             return {}
         try:
             return _parse(raw)
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
             aside = self.path.with_name(FILE_NAME + ".corrupt")
             with contextlib.suppress(OSError):
                 os.replace(self.path, aside)
@@ -119,7 +119,7 @@ class OwnerLock:
             pid, started = int(doc["pid"]), float(doc["started"])
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # unreadable: treated as stale
         try:
             if abs(psutil.Process(pid).create_time() - started) < 1.0:

@@ -171,14 +171,23 @@ def test_empty_segment_from_a_cut_off_rotation_is_not_counted(tmp_path):
     assert drain(again) == written
 
 
-def test_unreadable_progress_file_sends_everything_again(tmp_path):
+@pytest.mark.parametrize("progress", [
+    "{not json",
+    # found by fuzzing (fuzz/targets.py, wal_open): these raised ValueError, TypeError or RecursionError
+    # out of Buffer(), so remote write never started
+    '{"segment": 1, "offset": 8, "last_timestamp_ms": "x"}',
+    '{"segment": 1, "offset": 8, "last_timestamp_ms": [1]}',
+    '{"a":' * 50000,
+    '{"segment": true, "offset": 8}',
+])
+def test_unreadable_progress_file_sends_everything_again(tmp_path, progress):
     clock = Clock()
     buf = Buffer(tmp_path, 1 << 20, 86400, clock=clock)
     written = fill(buf, clock, 5)
     entries = buf.read(20)
     buf.advance(entries[-1].end)
     buf.close()
-    (tmp_path / "progress").write_text("{not json")
+    (tmp_path / "progress").write_text(progress)
     again = Buffer(tmp_path, 1 << 20, 86400, clock=clock)
     assert drain(again) == written  # duplicates are better than a hole
 
