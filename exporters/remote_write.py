@@ -107,6 +107,13 @@ class SeriesEncoder:
 Snapshot = Callable[[], tuple[Mapping[str, Result], list[Sample]]]
 
 
+# A clock stepped back by at most this much (NTP correcting a small drift) is waited out: nothing is
+# recorded until it passes the last record again, so every series' timestamps keep increasing. A bigger
+# step means the clock was wrong before (a PC that booted with its clock far ahead, then corrected):
+# waiting it out could stop recording for hours or years, so recording goes on at once from the new time.
+CLOCK_STEP_BACK_WAIT = 300.0
+
+
 class Recorder:
     def __init__(self, buffer: Buffer, snapshot: Snapshot, encoder: SeriesEncoder,
                  clock: Callable[[], float] = time.time, on_record: Callable[[], None] | None = None):
@@ -114,25 +121,31 @@ class Recorder:
         self.clock, self.on_record = clock, on_record
         self.recorded = 0
         self._warned_clock = False
+        self._floor = buffer.last_timestamp_ms  # the next record must be stamped after this (ms)
 
     def record(self) -> int | None:
         """Append the current snapshot; its timestamp in ms, or None when nothing was recorded
-        (collectors still on their first run, or the clock went back behind the last record)."""
+        (collectors still on their first run, or the clock went back by a little behind the last record)."""
         results, samples = self.snapshot()
         if any(r.finished_at == 0 for r in results.values()):
             return None  # a record now would show every collector as failed
         stamp = int(self.clock() * 1000)
-        last = self.buffer.last_timestamp_ms
+        last = self._floor
         if stamp <= last:
-            if not self._warned_clock:
-                log.warning("clock is %.3fs behind the last recorded snapshot; not recording until it passes it",
-                            (last - stamp) / 1000)
-                self._warned_clock = True
-            return None
+            behind = (last - stamp) / 1000
+            if behind <= CLOCK_STEP_BACK_WAIT:
+                if not self._warned_clock:
+                    log.warning("clock is %.3fs behind the last recorded snapshot; not recording until it passes it",
+                                behind)
+                    self._warned_clock = True
+                return None
+            log.warning("clock went back by %.0fs behind the last recorded snapshot (was it ahead?); recording goes "
+                        "on from the new time: the receiver may refuse the overlap (counted as rejected)", behind)
         self._warned_clock = False
         payload, n = self.encoder.encode(samples, stamp)
         if self.buffer.append(stamp, n, payload):
             self.recorded += n
+        self._floor = stamp
         if self.on_record is not None:
             self.on_record()
         return stamp
@@ -341,8 +354,12 @@ class Sender:
                 stop.wait(backoff * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not crypto
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            except Exception:  # noqa: BLE001 - the sender thread must outlive any bug or disk error
-                log.exception("remote write sender failed; retrying")
+            except Exception as e:  # noqa: BLE001 - the sender thread must outlive any bug or disk error
+                text = f"{type(e).__name__}: {e}"
+                if self._failing != text:  # once per kind of failure, not at every retry
+                    log.error("remote write sender failed (%s); retrying every %gs", text, self.max_backoff,
+                              exc_info=not isinstance(e, OSError))
+                    self._failing = text
                 stop.wait(self.max_backoff)
                 continue
             if self._failing is not None:

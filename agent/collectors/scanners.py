@@ -69,7 +69,7 @@ class ScannersCollector(Collector):
         self._known: dict[str, tuple[float, ScannerStatus]] = {}
 
     def scanners(self, now: float | None = None) -> list[ScannerStatus]:
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now  # a clock step must not forget or keep a scanner
         out: list[ScannerStatus] = []
         if self.settings.local:
             found = self.context.platform.local_scanners(self.sane)  # raises on failure or hang

@@ -113,6 +113,8 @@ def parse_network(text: str) -> tuple[str | None, list[str]]:
     dns = doc.get("Dns") or []
     if isinstance(dns, str):
         dns = [dns]
+    elif not isinstance(dns, list):  # not what ConvertTo-Json makes of a list of addresses
+        dns = []
     servers: list[str] = []
     for d in dns:
         if isinstance(d, str) and d.strip() and d.strip() not in servers:

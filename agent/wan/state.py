@@ -33,14 +33,17 @@ class StateStore:
     def __init__(self, state_dir: str | os.PathLike[str]):
         self.dir = Path(state_dir)
         self.path = self.dir / FILE_NAME
+        self.read_failed = False  # the last load could not read a file that may be there
 
     def load(self) -> dict[str, Counters]:
+        self.read_failed = False
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             log.info("wan: no saved state at %s; outage counters start from zero", self.path)
             return {}
         except OSError as e:
+            self.read_failed = True
             log.warning("wan: cannot read %s (%s); outage counters start from zero", self.path, e.strerror or e)
             return {}
         try:

@@ -128,6 +128,33 @@ def test_series_encoder_labels_and_staleness_markers():
 
 # --- config --------------------------------------------------------------------------
 
+def test_clock_steps_back_small_ones_waited_out_big_ones_not(tmp_path, caplog):
+    # A clock stepped back a little is waited out (timestamps keep increasing). Found by the clock-jump fault
+    # injection (tests/integration/test_faults.py): after a clock that ran ahead was corrected, nothing was
+    # recorded until real time caught up (hours, or years for a PC that booted in 2036).
+    from exporters.remote_write import CLOCK_STEP_BACK_WAIT, Recorder
+
+    clock = Clock(1_750_000_000.0)
+    buf = wal.Buffer(tmp_path, 1 << 20, 10 * 86400, clock=clock)
+    results = results_with(1.0)
+    rec = Recorder(buf, lambda: (results, [s for r in results.values() for s in r.samples]),
+                   SeriesEncoder({"job": "wardwatch"}), clock)
+    assert rec.record() == 1_750_000_000_000
+    clock.t -= 60  # NTP steps back a minute: waited out, one warning
+    with caplog.at_level("WARNING", "wardwatch.remote_write"):
+        assert rec.record() is None and rec.record() is None
+        clock.t += 61
+        assert rec.record() == 1_750_000_001_000
+        clock.t -= CLOCK_STEP_BACK_WAIT + 3600  # the clock was an hour ahead and is now corrected
+        stamp = rec.record()
+    assert stamp == int(clock.t * 1000)
+    assert caplog.text.count("behind the last recorded snapshot; not recording") == 1
+    assert "recording goes on from the new time" in caplog.text
+    clock.t += 15
+    assert rec.record() == stamp + 15000  # and goes on from there
+    assert [e.timestamp_ms for e in buf.read(100)] == [1_750_000_000_000, 1_750_000_001_000, stamp, stamp + 15000]
+
+
 @pytest.mark.parametrize("over, key", [
     ({"url": ""}, "remote_write.url"),
     ({"url": "ftp://host/x"}, "remote_write.url"),

@@ -73,6 +73,12 @@ def test_auto_targets_from_what_the_platform_found():
         "auto-gateway"]  # a configured target of that name wins
 
 
+@pytest.mark.parametrize("dns", ["5", "true", '{"a": 1}'])
+def test_windows_dns_of_an_unexpected_type_is_none(dns):
+    # found by fuzzing: a number where the list of DNS servers goes raised TypeError (not iterable)
+    assert parse_network('{"Gateway": "192.0.2.1", "Dns": ' + dns + '}') == ("192.0.2.1", [])
+
+
 def test_windows_json_nested_too_deep_is_refused():
     # found by fuzzing: RecursionError is not a JSONDecodeError
     with pytest.raises(WindowsParseError, match="not JSON"):
