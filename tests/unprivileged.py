@@ -27,14 +27,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def command(argv: list[str], user: str = "nobody", caps: tuple[str, ...] = (),
-            paths: tuple[str, ...] = ()) -> list[str]:
-    """argv (its first item a Python or any binary) run as `user`; `paths`: more trees it must reach."""
+            paths: tuple[str, ...] = (), env: dict[str, str] | None = None) -> list[str]:
+    """argv (its first item a Python or any binary) run as `user`; `paths`: more trees it must reach;
+    `env`: set for the command only (e.g. LD_PRELOAD, which must not reach the launcher's own steps)."""
     args = [shutil.which("unshare") or "/usr/bin/unshare", "--mount", "--propagation", "private",
             sys.executable, str(Path(__file__).resolve()), "--user", user]
     for c in caps:
         args += ["--cap", c]
     for p in paths:
         args += ["--path", p]
+    for k, v in (env or {}).items():
+        args += ["--env", f"{k}={v}"]
     return args + ["--", *argv]
 
 
@@ -78,7 +81,7 @@ def _make_reachable(needed: list[Path]) -> None:
 
 def main() -> None:
     argv = sys.argv[1:]
-    user, caps, paths = "nobody", [], []
+    user, caps, paths, extra_env = "nobody", [], [], {}
     while argv and argv[0] != "--":
         flag, value, argv = argv[0], argv[1], argv[2:]
         if flag == "--user":
@@ -87,6 +90,9 @@ def main() -> None:
             caps.append(value)
         elif flag == "--path":
             paths.append(value)
+        elif flag == "--env":
+            k, _, v = value.partition("=")
+            extra_env[k] = v
     argv = argv[1:]
     pw = pwd.getpwnam(user)
     exe = Path(shutil.which(argv[0]) or argv[0]).resolve()
@@ -98,7 +104,10 @@ def main() -> None:
     if caps:
         setpriv.append(f"--ambient-caps={cap_list}")
     env = {**os.environ, "HOME": "/nonexistent", "USER": user, "LOGNAME": user}
-    os.execve(setpriv[0], [*setpriv, "--", *argv], env)
+    # The command's own variables are set by env(1), run as the user: setpriv itself never sees them
+    # (an LD_PRELOAD in setpriv, still root, would set up state the user's process cannot open).
+    with_env = [shutil.which("env") or "/usr/bin/env", *(f"{k}={v}" for k, v in extra_env.items())]
+    os.execve(setpriv[0], [*setpriv, "--", *with_env, *argv], env)
 
 
 if __name__ == "__main__":

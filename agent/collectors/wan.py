@@ -210,6 +210,8 @@ class WanCollector(Collector):
             self._dirty = False
         try:
             self.store.save(snapshot)
+            if self._save_failed:
+                log.info("wan: %s saved again", self.store.path)
             self._save_failed = False
         except OSError as e:
             with self._lock:
