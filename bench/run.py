@@ -29,6 +29,7 @@ BENCHES = (
     "wan",
     "remote_write",
     "fuzz",
+    "soak",
 )
 
 
