@@ -13,8 +13,9 @@ from exporters.exposition import CONTENT_TYPE, Exposition
 
 
 def _segment(label: str, value: str) -> str:
-    # The Pushgateway's grouping key: a value with "/" (or empty) goes base64url-encoded as label@base64.
-    if not value or "/" in value:
+    # The Pushgateway's grouping key: a value with "/" (or empty) goes base64url-encoded as label@base64;
+    # so do "." and "..", which would otherwise be path segments that move up the URL (another group).
+    if not value or "/" in value or value in (".", ".."):
         return f"{label}@base64/" + base64.urlsafe_b64encode(value.encode()).decode()
     return f"{label}/" + quote(value, safe="")
 

@@ -68,7 +68,7 @@ PRINTER_ITEM = Section("printer", "A network printer.", (
     Option("ipp_uri", "str", "", "IPP URI of the printer; empty: ipp://ADDRESS:631/ipp/print."),
     Option("tls_verify", "bool", True, "For an ipps:// URI: check the printer's certificate."),
     Option("snmp", "bool", True, "Read the Printer-MIB over SNMP."),
-    Option("community", "str", "public", "SNMP community (never written to logs or metrics)."),
+    Option("community", "str", "public", "SNMP community (never written to logs or metrics).", secret=True),
     Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c")),
     Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
     Option("snmp_timeout", "duration", 1.0, "Timeout of one SNMP request.", minimum=0.05),

@@ -34,7 +34,7 @@ def _le(bound: float) -> str:
 
 
 def _display_address(t: Target) -> str:
-    """The address as shown in the info label: no query string (it may hold tokens)."""
+    """The address as shown in the info label and the log: no query string (it may hold tokens)."""
     if t.kind != "http":
         return t.address
     u = urllib.parse.urlsplit(t.address)
@@ -160,10 +160,10 @@ class WanCollector(Collector):
         # Under the agent a transition is news for its log; in a one-off `check` the report says it.
         level = logging.WARNING if self.persist else logging.DEBUG
         if changed and not was_down:
-            log.log(level, "wan: %s (%s) is down: %s", target.name, target.address, r.detail)
+            log.log(level, "wan: %s (%s) is down: %s", target.name, _display_address(target), r.detail)
         elif changed:
             log.log(level, "wan: %s (%s) is up again; %.0fs of outage counted in all",
-                    target.name, target.address, h.counters.outage_seconds)
+                    target.name, _display_address(target), h.counters.outage_seconds)
         if r.error == "icmp_not_permitted" and h.rounds == 1:
             log.log(logging.ERROR if self.persist else logging.DEBUG, "wan: %s: %s", target.name, r.detail)
 

@@ -339,3 +339,18 @@ def test_full_disk_loses_only_the_records_it_refused_and_counts_them(small_disk,
     assert again.stats().corrupt_records == 0  # every segment holds whole records only
     got = drain(again)
     assert got[:5] == before[5:] and got[-5:] == after  # nothing written before or after the episode lost
+
+
+def test_only_its_own_file_names_are_read_or_deleted(tmp_path):
+    # docs/security.md, "paths from config": in remote_write.directory the buffer touches only names it makes
+    # itself (ten digits + .seg, progress, progress.tmp); anything else there is left alone
+    others = {"notes.txt": b"x", "1.seg": b"y", "00000000001.seg": b"z", "0000000001.seg.bak": b"w"}
+    for name, data in others.items():
+        (tmp_path / name).write_bytes(data)
+    clock = Clock()
+    buf = Buffer(tmp_path, 1 << 20, 86400, segment_bytes=4096, clock=clock)
+    fill(buf, clock, 40)
+    drain(buf)
+    buf.close()
+    assert {n: (tmp_path / n).read_bytes() for n in others} == others
+    assert all(p.name in others or p.name == "progress" or wal._SEGMENT_RE.match(p.name) for p in tmp_path.iterdir())
