@@ -500,7 +500,7 @@ def walk(section: Section | None = None, prefix: str = "") -> Iterator[tuple[str
             yield from walk(child.item, dotted + "[].")
 
 
-SECRET = "<secret>"
+SECRET = "<secret>"  # noqa: S105 - the placeholder shown instead of a secret, not one
 
 
 def redacted(settings: Settings, section: Section | None = None) -> dict[str, Any]:
