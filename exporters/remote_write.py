@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import errno
 import http.client
 import logging
 import math
@@ -447,6 +448,16 @@ def target_from(settings: Settings, source: str = "<config>") -> Target:
     return Target(settings.url, authorization, tls, labels)
 
 
+_DISK_FAULTS = frozenset({errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT})
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
 def _url_for_logs(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -470,10 +481,13 @@ class RemoteWriter:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ConfigError(f"cannot create {self.directory}: {e.strerror or e}", source=source,
-                              key="remote_write.directory") from None
-        if not os.access(self.directory, os.W_OK):
-            raise ConfigError(f"{self.directory} is not writable", source=source, key="remote_write.directory")
+            if e.errno not in _DISK_FAULTS:
+                raise ConfigError(f"cannot create {self.directory}: {e.strerror or e}", source=source,
+                                  key="remote_write.directory") from None
+            # a fault of the disk, not of the config: the agent starts, and opening is tried again (start())
+        else:
+            if not os.access(self.directory, os.W_OK) and not _read_only_fs(self.directory):
+                raise ConfigError(f"{self.directory} is not writable", source=source, key="remote_write.directory")
         self.compress = compress
         self.clock = clock
         self.buffer: Buffer | None = None
@@ -484,6 +498,8 @@ class RemoteWriter:
         self._wake = threading.Event()
         self._loop: Periodic | None = None
         self._thread: threading.Thread | None = None
+        self._opener: threading.Thread | None = None
+        self.retry_open = 10.0  # seconds between tries to open a buffer the disk refused at start
 
     def open(self) -> None:
         """Open the buffer and build recorder and sender (without starting them)."""
@@ -505,9 +521,30 @@ class RemoteWriter:
         if self.buffer is None:
             try:
                 self.open()
-            except OSError as e:  # the agent goes on serving /metrics; the log says why nothing is sent
-                log.error("remote write not started: cannot open the buffer in %s: %s", self.directory, e)
+            except OSError as e:  # the agent goes on serving /metrics; the log says why nothing is sent yet
+                log.error("remote write waits: cannot open the buffer in %s (%s); tried again every %gs",
+                          self.directory, e.strerror or e, self.retry_open)
+                self._opener = threading.Thread(target=self._open_later, args=(record,), name="remote-write-open",
+                                                daemon=True)
+                self._opener.start()
                 return
+        self._start_sending(record)
+
+    def _open_later(self, record: bool) -> None:
+        """A disk that refused the buffer at start (read-only, full) may take it later."""
+        while not self._stop.wait(self.retry_open):
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.open()
+            except OSError:
+                continue
+            if self._stop.is_set():
+                return
+            log.info("remote write: the buffer in %s could be opened; recording and sending start", self.directory)
+            self._start_sending(record)
+            return
+
+    def _start_sending(self, record: bool) -> None:
         assert self.sender is not None
         self._thread = threading.Thread(target=self.sender.run, args=(self._stop, self._wake),
                                         name="remote-write-send", daemon=True)
@@ -527,6 +564,8 @@ class RemoteWriter:
     def stop(self, wait: float = 2.0) -> None:
         self._stop.set()
         self._wake.set()
+        if self._opener is not None:
+            self._opener.join(wait)
         if self._loop is not None:
             self._loop.stop(wait)
         if self.client is not None:

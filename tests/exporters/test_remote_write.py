@@ -155,6 +155,27 @@ def test_clock_steps_back_small_ones_waited_out_big_ones_not(tmp_path, caplog):
     assert [e.timestamp_ms for e in buf.read(100)] == [1_750_000_000_000, 1_750_000_001_000, stamp, stamp + 15000]
 
 
+def test_buffer_the_disk_refuses_at_start_is_opened_later(tmp_path, caplog):
+    # Found by the fault runs: when the buffer could not be opened at start (a read-only or full state dir),
+    # remote write stayed off until the agent was restarted.
+    exposition = Exposition()
+    exposition.update(results_with(1.0))
+    w = make_writer(tmp_path, f"http://127.0.0.1:{free_port()}/api/v1/write", exposition, record_interval="1s")
+    w.retry_open = 0.2
+    blocker = tmp_path / "buf" / wal.segment_name(1)
+    blocker.mkdir(parents=True)  # where the first segment must go: opening the buffer fails
+    with caplog.at_level("INFO", "wardwatch.remote_write"):
+        w.start()
+        try:
+            time.sleep(0.7)
+            assert w.buffer is None and "remote write waits" in caplog.text
+            blocker.rmdir()
+            wait_until(lambda: w.recorder is not None and w.recorder.recorded > 0, 10, "recording after all")
+        finally:
+            w.stop()
+    assert caplog.text.count("remote write waits") == 1 and "could be opened" in caplog.text
+
+
 @pytest.mark.parametrize("over, key", [
     ({"url": ""}, "remote_write.url"),
     ({"url": "ftp://host/x"}, "remote_write.url"),
