@@ -269,7 +269,7 @@ def test_outage_every_interval_arrives_with_its_value_and_timestamp(tmp_path):
         disk = series_points(rx, 'wardwatch_disk_free_bytes{mountpoint="/"}', recorded[0][0], recorded[-1][0])
         assert next(iter(disk.values())) == [(t, v * 1000) for t, v in recorded]
         st = w.buffer.stats()
-        assert st.dropped == {"max_bytes": 0, "max_age": 0, "rejected": 0}
+        assert st.dropped == {"max_bytes": 0, "max_age": 0, "rejected": 0, "write_error": 0}
         assert w.sender.sent == w.recorder.recorded
         # The self-metrics went through the same path: the receiver has them too.
         sent_series = rx.query('wardwatch_remote_write_samples_sent_total{instance="pc-test"}')
