@@ -11,6 +11,7 @@ The committed seeds of each target are in fuzz/corpus/<target>/ (see fuzz/corpus
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import math
 import os
@@ -87,7 +88,7 @@ def _web_dir() -> Path:
     """A directory with a real certificate and key, so TLS settings in the input are loaded for real."""
     global _WEB_DIR
     if _WEB_DIR is None:
-        d = Path(tempfile.mkdtemp(prefix="wardwatch-fuzz-web-", dir=_scratch_root()))
+        d = _scratch_dir("web")
         _self_signed(d)
         shutil.copyfile(d / "server.crt", d / "ca.crt")
         _WEB_DIR = d
@@ -301,6 +302,20 @@ def _scratch_root() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
+def _scratch_dir(kind: str) -> Path:
+    """A directory in memory for targets that go through files. Removed at exit when Python exits
+    normally (pytest); libFuzzer ends the process without that, so the ones of processes gone are
+    removed here, at the next start."""
+    base = Path(_scratch_root() or tempfile.gettempdir())
+    for old in base.glob(f"wardwatch-fuzz-{kind}-*-*"):
+        pid = old.name.split("-")[3]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and os.path.isdir("/proc/self"):
+            shutil.rmtree(old, ignore_errors=True)
+    d = Path(tempfile.mkdtemp(prefix=f"wardwatch-fuzz-{kind}-{os.getpid()}-", dir=base))
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def _wal_segment(data: bytes) -> object:
     records, good_end, bad = wal.parse_segment(data)
     previous = len(wal.MAGIC) - 1
@@ -324,7 +339,7 @@ def _wal_open(data: bytes) -> object:
     line is the progress file and the rest the segment), opened, read and appended to as at start."""
     global _WAL_DIR
     if _WAL_DIR is None:
-        _WAL_DIR = Path(tempfile.mkdtemp(prefix="wardwatch-fuzz-wal-", dir=_scratch_root()))
+        _WAL_DIR = _scratch_dir("wal")
     d = _WAL_DIR
     for p in d.iterdir():
         p.unlink()
@@ -354,7 +369,7 @@ def _wan_state(data: bytes) -> object:
     """The saved WAN outage counters, as the agent reads them back at start."""
     global _STATE_DIR
     if _STATE_DIR is None:
-        _STATE_DIR = Path(tempfile.mkdtemp(prefix="wardwatch-fuzz-state-", dir=_scratch_root()))
+        _STATE_DIR = _scratch_dir("state")
     for p in _STATE_DIR.iterdir():
         p.unlink()
     (_STATE_DIR / wan_state.FILE_NAME).write_bytes(data)
