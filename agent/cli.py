@@ -115,5 +115,5 @@ def _print_config(args: argparse.Namespace) -> int:
         sys.stdout.write(cfg.reference_markdown())
         return EXIT_OK
     settings = cfg.load(args.config)
-    sys.stdout.write(yaml.safe_dump(settings.to_plain(), sort_keys=False, allow_unicode=True))
+    sys.stdout.write(yaml.safe_dump(cfg.redacted(settings), sort_keys=False, allow_unicode=True))
     return EXIT_OK

@@ -155,6 +155,7 @@ class Option:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
+    secret: bool = False  # shown as <secret> by print-config (never logged or exported anyway)
 
     def parse(self, value: Any) -> Any:
         parser, _ = TYPES[self.type]
@@ -497,6 +498,25 @@ def walk(section: Section | None = None, prefix: str = "") -> Iterator[tuple[str
             yield from walk(child, dotted + ".")
         elif isinstance(child, ListOf):
             yield from walk(child.item, dotted + "[].")
+
+
+SECRET = "<secret>"  # noqa: S105 - the placeholder shown instead of a secret, not one
+
+
+def redacted(settings: Settings, section: Section | None = None) -> dict[str, Any]:
+    """The settings as plain data, with the value of every secret option (an SNMP community) replaced
+    by <secret>: what `print-config` shows, safe to paste into a support ticket."""
+    section = section or schema()
+    out: dict[str, Any] = {}
+    for child in section.children:
+        value = settings[child.key]
+        if isinstance(child, Section):
+            out[child.key] = redacted(value, child)
+        elif isinstance(child, ListOf):
+            out[child.key] = [redacted(item, child.item) for item in value]
+        else:
+            out[child.key] = SECRET if child.secret and value else _plain(value)
+    return out
 
 
 def reference_markdown() -> str:

@@ -42,6 +42,18 @@ class _Slot:
     started: float = 0.0  # monotonic start of the running worker
 
 
+MAX_ERROR = 300  # characters of a collector's error kept (one line): a megabyte of exception text is not news
+
+
+def describe(e: BaseException) -> str:
+    """`Type: message` on one bounded line, even for an exception whose str() itself raises."""
+    try:
+        text = str(e)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not turn one failed run into a dead loop
+        text = "<message unreadable>"
+    return " ".join(f"{type(e).__name__}: {text}".split())[:MAX_ERROR]
+
+
 class GarbageError(ValueError):
     """A collector returned something that is not a list of catalogued samples."""
 
@@ -133,7 +145,10 @@ class Runner:
         interval = self._slots[name].interval
         next_run = time.monotonic()
         while not self._stop.wait(max(0.0, next_run - time.monotonic())):
-            self.run_one(name)
+            try:
+                self.run_one(name)
+            except Exception:  # noqa: BLE001 - this collector's schedule must outlive any bug in a run
+                log.exception("collector %s: run failed unexpectedly; trying again at the next interval", name)
             next_run += interval
             now = time.monotonic()
             if next_run < now:  # overran (or the machine slept): do not fire a burst to catch up
@@ -152,7 +167,7 @@ class Runner:
             try:
                 box["samples"] = validate(slot.collector.collect())
             except BaseException as e:  # noqa: BLE001 - any failure of a collector is reported, never raised
-                box["error"] = f"{type(e).__name__}: {e}"
+                box["error"] = describe(e)
 
         worker = threading.Thread(target=work, name=f"collect-{name}", daemon=True)
         with self._lock:
@@ -162,8 +177,8 @@ class Runner:
         duration = time.monotonic() - slot.started
         if worker.is_alive():
             return self._record(slot, None, slot.timeout, f"timed out after {slot.timeout:g}s")
-        if "error" in box:
-            return self._record(slot, None, duration, str(box["error"]))
+        if "samples" not in box:
+            return self._record(slot, None, duration, str(box.get("error", "ended without a result")))
         return self._record(slot, box["samples"], duration, "")  # type: ignore[arg-type]
 
     def _record(self, slot: _Slot, samples: tuple[Sample, ...] | None, duration: float, error: str) -> Result:

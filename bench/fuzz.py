@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 from support import REPO
@@ -18,9 +19,11 @@ def run(quick: bool) -> list[Row]:
 
     runs = 2_000 if quick else 1_000_000
     rows = []
+    artifacts = tempfile.mkdtemp(prefix="wardwatch-fuzz-crashes-")  # a crashing input is kept here, not in the repo
     for name in TARGETS:
         t0 = time.monotonic()
-        p = subprocess.run([sys.executable, str(REPO / "fuzz/run.py"), name, f"-runs={runs}", "-print_final_stats=1"],
+        p = subprocess.run([sys.executable, str(REPO / "fuzz/run.py"), name, f"-runs={runs}", "-print_final_stats=1",
+                            f"-artifact_prefix={artifacts}/{name}-"],
                            capture_output=True, text=True, timeout=6 * 3600, cwd=REPO)
         elapsed = time.monotonic() - t0
         if p.returncode != 0:

@@ -33,6 +33,7 @@ BENCHES = (
     "readiness",
     "fuzz",
     "alerts",
+    "soak",
 )
 
 

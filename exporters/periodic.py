@@ -31,9 +31,17 @@ class Periodic:
             if self._stop.wait(0.1):
                 return
         next_run = time.monotonic()
+        failing = ""
         while not self._stop.wait(max(0.0, next_run - time.monotonic())):
             try:
                 self.fn()
             except Exception as e:  # noqa: BLE001 - a failed push/write is logged; the loop goes on
-                log.warning("%s failed: %s", self.name, e)
+                text = " ".join(str(e).split())[:300] or type(e).__name__
+                if text != failing:  # once per kind of failure (a full disk, a gateway down), not every interval
+                    log.warning("%s failed: %s (logged again only when this changes)", self.name, text)
+                    failing = text
+            else:
+                if failing:
+                    log.info("%s works again", self.name)
+                    failing = ""
             next_run = max(next_run + self.interval, time.monotonic())

@@ -6,15 +6,16 @@ import base64
 import socket
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from agent.config import ConfigError, Settings
 from exporters.exposition import CONTENT_TYPE, Exposition
 
 
 def _segment(label: str, value: str) -> str:
-    # The Pushgateway's grouping key: a value with "/" (or empty) goes base64url-encoded as label@base64.
-    if not value or "/" in value:
+    # The Pushgateway's grouping key: a value with "/" (or empty) goes base64url-encoded as label@base64;
+    # so do "." and "..", which would otherwise be path segments that move up the URL (another group).
+    if not value or "/" in value or value in (".", ".."):
         return f"{label}@base64/" + base64.urlsafe_b64encode(value.encode()).decode()
     return f"{label}/" + quote(value, safe="")
 
@@ -23,6 +24,16 @@ class Pusher:
     def __init__(self, settings: Settings, exposition: Exposition, source: str = "<config>"):
         if not settings.url:
             raise ConfigError("push.enabled needs push.url", source=source, key="push.url")
+        try:
+            parts = urlsplit(settings.url)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError("expected an http:// or https:// URL with a host", source=source, key="push.url")
+        if parts.username or parts.password:
+            raise ConfigError("no credentials in the URL: use push.username and push.password_file", source=source,
+                              key="push.url")
         instance = settings.instance or socket.gethostname()
         self.url = (f"{settings.url.rstrip('/')}/metrics/{_segment('job', settings.job)}"
                     f"/{_segment('instance', instance)}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import errno
 import http.client
 import logging
 import math
@@ -107,6 +108,13 @@ class SeriesEncoder:
 Snapshot = Callable[[], tuple[Mapping[str, Result], list[Sample]]]
 
 
+# A clock stepped back by at most this much (NTP correcting a small drift) is waited out: nothing is
+# recorded until it passes the last record again, so every series' timestamps keep increasing. A bigger
+# step means the clock was wrong before (a PC that booted with its clock far ahead, then corrected):
+# waiting it out could stop recording for hours or years, so recording goes on at once from the new time.
+CLOCK_STEP_BACK_WAIT = 300.0
+
+
 class Recorder:
     def __init__(self, buffer: Buffer, snapshot: Snapshot, encoder: SeriesEncoder,
                  clock: Callable[[], float] = time.time, on_record: Callable[[], None] | None = None):
@@ -114,25 +122,31 @@ class Recorder:
         self.clock, self.on_record = clock, on_record
         self.recorded = 0
         self._warned_clock = False
+        self._floor = buffer.last_timestamp_ms  # the next record must be stamped after this (ms)
 
     def record(self) -> int | None:
         """Append the current snapshot; its timestamp in ms, or None when nothing was recorded
-        (collectors still on their first run, or the clock went back behind the last record)."""
+        (collectors still on their first run, or the clock went back by a little behind the last record)."""
         results, samples = self.snapshot()
         if any(r.finished_at == 0 for r in results.values()):
             return None  # a record now would show every collector as failed
         stamp = int(self.clock() * 1000)
-        last = self.buffer.last_timestamp_ms
+        last = self._floor
         if stamp <= last:
-            if not self._warned_clock:
-                log.warning("clock is %.3fs behind the last recorded snapshot; not recording until it passes it",
-                            (last - stamp) / 1000)
-                self._warned_clock = True
-            return None
+            behind = (last - stamp) / 1000
+            if behind <= CLOCK_STEP_BACK_WAIT:
+                if not self._warned_clock:
+                    log.warning("clock is %.3fs behind the last recorded snapshot; not recording until it passes it",
+                                behind)
+                    self._warned_clock = True
+                return None
+            log.warning("clock went back by %.0fs behind the last recorded snapshot (was it ahead?); recording goes "
+                        "on from the new time: the receiver may refuse the overlap (counted as rejected)", behind)
         self._warned_clock = False
         payload, n = self.encoder.encode(samples, stamp)
         if self.buffer.append(stamp, n, payload):
             self.recorded += n
+        self._floor = stamp
         if self.on_record is not None:
             self.on_record()
         return stamp
@@ -341,8 +355,12 @@ class Sender:
                 stop.wait(backoff * random.uniform(0.75, 1.0))  # noqa: S311 - jitter, not crypto
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            except Exception:  # noqa: BLE001 - the sender thread must outlive any bug or disk error
-                log.exception("remote write sender failed; retrying")
+            except Exception as e:  # noqa: BLE001 - the sender thread must outlive any bug or disk error
+                text = f"{type(e).__name__}: {e}"
+                if self._failing != text:  # once per kind of failure, not at every retry
+                    log.error("remote write sender failed (%s); retrying every %gs", text, self.max_backoff,
+                              exc_info=not isinstance(e, OSError))
+                    self._failing = text
                 stop.wait(self.max_backoff)
                 continue
             if self._failing is not None:
@@ -379,7 +397,10 @@ def target_from(settings: Settings, source: str = "<config>") -> Target:
 
     if not settings.url:
         raise err("remote_write.enabled needs remote_write.url", "url")
-    parts = urlsplit(settings.url)
+    try:
+        parts = urlsplit(settings.url)
+    except ValueError:  # e.g. a broken IPv6 literal
+        raise err("expected an http:// or https:// URL with a host", "url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise err("expected an http:// or https:// URL with a host", "url")
     if parts.username or parts.password:
@@ -427,6 +448,16 @@ def target_from(settings: Settings, source: str = "<config>") -> Target:
     return Target(settings.url, authorization, tls, labels)
 
 
+_DISK_FAULTS = frozenset({errno.EROFS, errno.ENOSPC, errno.EIO, errno.EDQUOT})
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
 def _url_for_logs(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
@@ -450,10 +481,13 @@ class RemoteWriter:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ConfigError(f"cannot create {self.directory}: {e.strerror or e}", source=source,
-                              key="remote_write.directory") from None
-        if not os.access(self.directory, os.W_OK):
-            raise ConfigError(f"{self.directory} is not writable", source=source, key="remote_write.directory")
+            if e.errno not in _DISK_FAULTS:
+                raise ConfigError(f"cannot create {self.directory}: {e.strerror or e}", source=source,
+                                  key="remote_write.directory") from None
+            # a fault of the disk, not of the config: the agent starts, and opening is tried again (start())
+        else:
+            if not os.access(self.directory, os.W_OK) and not _read_only_fs(self.directory):
+                raise ConfigError(f"{self.directory} is not writable", source=source, key="remote_write.directory")
         self.compress = compress
         self.clock = clock
         self.buffer: Buffer | None = None
@@ -464,6 +498,8 @@ class RemoteWriter:
         self._wake = threading.Event()
         self._loop: Periodic | None = None
         self._thread: threading.Thread | None = None
+        self._opener: threading.Thread | None = None
+        self.retry_open = 10.0  # seconds between tries to open a buffer the disk refused at start
 
     def open(self) -> None:
         """Open the buffer and build recorder and sender (without starting them)."""
@@ -485,9 +521,30 @@ class RemoteWriter:
         if self.buffer is None:
             try:
                 self.open()
-            except OSError as e:  # the agent goes on serving /metrics; the log says why nothing is sent
-                log.error("remote write not started: cannot open the buffer in %s: %s", self.directory, e)
+            except OSError as e:  # the agent goes on serving /metrics; the log says why nothing is sent yet
+                log.error("remote write waits: cannot open the buffer in %s (%s); tried again every %gs",
+                          self.directory, e.strerror or e, self.retry_open)
+                self._opener = threading.Thread(target=self._open_later, args=(record,), name="remote-write-open",
+                                                daemon=True)
+                self._opener.start()
                 return
+        self._start_sending(record)
+
+    def _open_later(self, record: bool) -> None:
+        """A disk that refused the buffer at start (read-only, full) may take it later."""
+        while not self._stop.wait(self.retry_open):
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self.open()
+            except OSError:
+                continue
+            if self._stop.is_set():
+                return
+            log.info("remote write: the buffer in %s could be opened; recording and sending start", self.directory)
+            self._start_sending(record)
+            return
+
+    def _start_sending(self, record: bool) -> None:
         assert self.sender is not None
         self._thread = threading.Thread(target=self.sender.run, args=(self._stop, self._wake),
                                         name="remote-write-send", daemon=True)
@@ -507,6 +564,8 @@ class RemoteWriter:
     def stop(self, wait: float = 2.0) -> None:
         self._stop.set()
         self._wake.set()
+        if self._opener is not None:
+            self._opener.join(wait)
         if self._loop is not None:
             self._loop.stop(wait)
         if self.client is not None:

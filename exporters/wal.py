@@ -17,6 +17,14 @@ torn (shorter than its header says) or fails its CRC, the segment is cut there
 other segment, are kept. A power cut mid-append therefore costs at most the
 record being written.
 
+Disk errors (a full disk, a read-only or vanished directory, an I/O error) never raise out
+of `append`, `read` or `advance`: a record that cannot be written is cut off again (the
+segment stays a sequence of whole records) and its samples are counted as dropped
+(`write_error`); a progress file that cannot be saved is kept in memory and saved at the
+next chance (at worst, what was sent meanwhile is sent again after a restart); sent
+segments that cannot be deleted are deleted later. Each kind of failure is logged once,
+and once more when it works again.
+
 Bounds: the segments never take more than `max_bytes` together (the oldest
 segment goes first when a new record would not fit), and records older than
 `max_age` are dropped before they are sent. Every sample that leaves the buffer
@@ -25,6 +33,8 @@ unsent is counted by reason.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -47,7 +57,7 @@ HEADER = struct.Struct("<IIqI")  # payload length, crc32, timestamp_ms, samples
 _STAMP_COUNT = struct.Struct("<qI")
 PROGRESS = "progress"
 _SEGMENT_RE = re.compile(r"^(\d{10})\.seg$")
-DROP_REASONS = ("max_bytes", "max_age", "rejected")
+DROP_REASONS = ("max_bytes", "max_age", "rejected", "write_error")
 MAX_SEGMENT_BYTES = 4 * 2**20
 MIN_SEGMENT_BYTES = 4096
 
@@ -184,6 +194,8 @@ class Buffer:
         self._corrupt = 0
         self._last_stamp = 0
         self._closed = False
+        self._tail_dirty = False  # a failed write may have left part of a record at the end of the active segment
+        self._failing: set[str] = set()  # what cannot be done on disk right now (each logged once)
         self._open()
 
     # --- opening -------------------------------------------------------------
@@ -225,18 +237,21 @@ class Buffer:
         self._pointer = self._normalize(Position(int(progress.get("segment", 0)), int(progress.get("offset", 0))))
         self._delete_acked()
         self._buffered = self._count_from(self._pointer)
-        self._file = self._segments[-1].path.open("ab")
+        self._file = self._segments[-1].path.open("ab", buffering=0)
 
     def _read_progress(self) -> dict:
         path = self.directory / PROGRESS
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(doc, dict) or not all(isinstance(doc.get(k), int) for k in ("segment", "offset")):
+            if not isinstance(doc, dict) or not all(isinstance(doc.get(k), int) and not isinstance(doc[k], bool)
+                                                    for k in ("segment", "offset")):
                 raise ValueError("not a progress document")
+            if not isinstance(doc.get("last_timestamp_ms", 0), int):
+                raise ValueError("last_timestamp_ms is not a whole number")
             return doc
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             log.warning("buffer progress file unreadable (%s); sending everything buffered again", e)
             return {}
 
@@ -278,27 +293,79 @@ class Buffer:
     def _count_between(self, a: Position, b: Position) -> int:
         return self._count_from(a) - self._count_from(b)
 
+    def _failed(self, what: str, e: OSError) -> None:
+        if what not in self._failing:
+            log.warning("buffer in %s: cannot %s: %s (logged once, until it works again)", self.directory, what,
+                        e.strerror or e)
+            self._failing.add(what)
+
+    def _works(self, what: str) -> None:
+        if what in self._failing:
+            self._failing.discard(what)
+            log.info("buffer in %s: can %s again", self.directory, what)
+
     def _new_segment(self, index: int) -> None:
+        """Create the next segment; on a disk error nothing changes (its partial file is removed)."""
         path = self.directory / segment_name(index)
-        with path.open("wb") as f:
-            f.write(MAGIC)
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
+        try:
+            with path.open("wb") as f:
+                f.write(MAGIC)
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            raise
         if self.fsync:
             _fsync_dir(self.directory)
         self._segments.append(_Segment(index, path, len(MAGIC)))
 
     def _rotate(self) -> None:
+        """Start the next segment; on a disk error the active one stays active, unchanged."""
+        self._new_segment(self._segments[-1].index + 1)
+        try:
+            new_file = self._segments[-1].path.open("ab", buffering=0)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._segments[-1].path.unlink(missing_ok=True)
+            self._segments.pop()
+            raise
         if self._file is not None:
             self._file.close()
-        self._new_segment(self._segments[-1].index + 1)
-        self._file = self._segments[-1].path.open("ab")
+        self._file = new_file
+        self._tail_dirty = False
         if self._pointer.segment == self._segments[-2].index and self._pointer.offset >= self._segments[-2].size:
             self._pointer = Position(self._segments[-1].index, len(MAGIC))
 
+    def _write(self, record: bytes) -> None:
+        """Append one record to the active segment, whole or not at all: after a failed (or short)
+        write or fsync the segment is cut back to its last whole record."""
+        assert self._file is not None
+        fd = self._file.fileno()
+        active = self._segments[-1]
+        if self._tail_dirty:
+            os.ftruncate(fd, active.size)
+            self._tail_dirty = False
+        try:
+            view = memoryview(record)
+            while view:
+                n = self._file.write(view)
+                if not n:
+                    raise OSError(errno.EIO, "short write")
+                view = view[n:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, active.size)
+            except OSError:
+                self._tail_dirty = True
+            raise
+
     def _drop_oldest_segment(self, reason: str) -> None:
         seg = self._segments[0]
+        seg.path.unlink(missing_ok=True)  # first: if the disk refuses, nothing has changed
         if self._pointer.segment <= seg.index:
             start = seg.first_at_or_after(self._pointer.offset) if self._pointer.segment == seg.index else 0
             lost = sum(seg.counts[start:])
@@ -309,25 +376,38 @@ class Buffer:
             self._pointer = Position(self._segments[1].index, len(MAGIC))
             self._pointer = self._normalize(self._pointer)
             self._save_progress()
-        seg.path.unlink(missing_ok=True)
         self._segments.pop(0)
 
     def _delete_acked(self) -> None:
         while len(self._segments) > 1 and self._segments[0].index < self._pointer.segment:
-            self._segments.pop(0).path.unlink(missing_ok=True)
+            try:
+                self._segments[0].path.unlink(missing_ok=True)
+            except OSError as e:  # kept (and counted in the bytes on disk) until it can be deleted
+                self._failed("delete sent segments", e)
+                return
+            self._segments.pop(0)
+        self._works("delete sent segments")
 
     def _save_progress(self) -> None:
+        """Save the pointer; when the disk refuses, it is kept in memory and saved at the next chance."""
         doc = {"segment": self._pointer.segment, "offset": self._pointer.offset,
                "last_timestamp_ms": self._last_stamp}
         tmp = self.directory / (PROGRESS + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(doc, f)
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, self.directory / PROGRESS)
+        try:
+            with tmp.open("w", encoding="utf-8") as f:
+                json.dump(doc, f)
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.directory / PROGRESS)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            self._failed("save the progress file", e)
+            return
         if self.fsync:
             _fsync_dir(self.directory)
+        self._works("save the progress file")
 
     def _bytes(self) -> int:
         return sum(s.size for s in self._segments)
@@ -358,7 +438,8 @@ class Buffer:
     # --- public ----------------------------------------------------------------
 
     def append(self, timestamp_ms: int, samples: int, payload: bytes) -> bool:
-        """Store one record durably. False (and its samples counted as dropped) if it can never fit."""
+        """Store one record durably. False (and its samples counted as dropped) if it can never fit, or if
+        the disk refuses it (full, read-only: `write_error`)."""
         record = encode_record(timestamp_ms, samples, payload)
         with self._lock:
             self._check_open()
@@ -367,20 +448,24 @@ class Buffer:
                 log.warning("buffer: a record of %d bytes can never fit in max_bytes=%d; dropped",
                             len(record), self.max_bytes)
                 return False
-            self._expire()
-            active = self._segments[-1]
-            if active.offsets and active.size + len(record) > self.segment_bytes:
-                self._rotate()
-            while self._bytes() + len(record) > self.max_bytes:
-                if len(self._segments) == 1:
+            try:
+                self._expire()
+                active = self._segments[-1]
+                if active.offsets and active.size + len(record) > self.segment_bytes:
                     self._rotate()
-                self._drop_oldest_segment("max_bytes")
+                while self._bytes() + len(record) > self.max_bytes:
+                    if len(self._segments) == 1:
+                        self._rotate()
+                    self._drop_oldest_segment("max_bytes")
+                self._write(record)
+            except OSError as e:  # a full or read-only disk: this record is lost, counted, and the buffer goes on
+                self._dropped["write_error"] += samples
+                self._failed("write records", e)
+                return False
+            self._works("write records")
+            if "save the progress file" in self._failing:  # the disk takes writes again: catch up
+                self._save_progress()
             active = self._segments[-1]
-            assert self._file is not None
-            self._file.write(record)
-            self._file.flush()
-            if self.fsync:
-                os.fsync(self._file.fileno())
             active.offsets.append(active.size)
             active.stamps.append(timestamp_ms)
             active.counts.append(samples)

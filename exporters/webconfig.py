@@ -14,6 +14,7 @@ file gets the same one-line error with file, line and key.
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from agent.config import ConfigError, Option, Section, Settings, loads
 
 CLIENT_AUTH = ("NoClientCert", "RequestClientCert", "RequireAnyClientCert",
                "VerifyClientCertIfGiven", "RequireAndVerifyClientCert")
+# Modular crypt format of bcrypt: $2a$, $2b$ or $2y$, the cost, $, 22 characters of salt and 31 of hash.
+_BCRYPT = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 token
 TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
                 "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 
@@ -55,15 +59,27 @@ def load_web_config(path: str) -> WebConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(e.strerror or str(e), source=path) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", source=path) from None
     s = loads(text, path, SCHEMA)
     base = Path(path).parent
     users = {}
     for user, h in s.basic_auth_users.items():
-        if not h.startswith(("$2a$", "$2b$", "$2y$")):
-            raise ConfigError("not a bcrypt hash (expected $2y$..., e.g. from htpasswd -nBC 10)",
-                              source=path, key=f"basic_auth_users.{user}")
+        m = _BCRYPT.match(h)
+        if not m or not 4 <= int(m.group(1)) <= 31:
+            raise ConfigError("not a bcrypt hash (expected $2y$ + cost 04-31 + $ + 53 characters, e.g. from "
+                              "htpasswd -nBC 10)", source=path, key=f"basic_auth_users.{user}")
         users[user] = h.encode()
-    return WebConfig(_tls_context(s.tls_server_config, base, path), users, dict(s.http_server_config.headers))
+    headers = dict(s.http_server_config.headers)
+    for name, value in headers.items():
+        # Sent as they are in every answer: a line break would split the answer (response splitting).
+        if not _HEADER_NAME.match(name):
+            raise ConfigError("not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", source=path,
+                              key=f"http_server_config.headers.{name}")
+        if any(ord(c) < 0x20 and c != "\t" or ord(c) == 0x7F for c in value):
+            raise ConfigError("a header value cannot hold line breaks or control characters", source=path,
+                              key=f"http_server_config.headers.{name}")
+    return WebConfig(_tls_context(s.tls_server_config, base, path), users, headers)
 
 
 def _tls_context(t: Settings, base: Path, source: str) -> ssl.SSLContext | None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ipaddress
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -25,17 +27,35 @@ from agent.devices.printer_view import PrinterView, merge
 LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
 log = logging.getLogger("wardwatch.printers")
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$")
+
+
+def _is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+        return True
+    except ValueError:
+        return bool(_HOST_NAME.match(text))
+
+
 def _check_printer(p: Settings) -> None:
     for key in ("name", "address"):
         if not p[key].strip():
             raise InvalidSettingError(key, "required, and not set")
+    if not _is_host(p.address.strip()):  # e.g. "[192.0.2.1" or "printer one" (found by fuzzing)
+        raise InvalidSettingError("address", f"not a host name or IP address: {p.address!r}")
     if not (p.ipp or p.snmp or p.queue):
         raise InvalidSettingError("ipp", "nothing to ask: turn on ipp or snmp, or name a queue")
-    if p.ipp and p.ipp_uri:
+    if p.ipp:
         try:
-            ipp.endpoint_from_uri(p.ipp_uri)
+            ipp.endpoint_from_uri(p.ipp_uri or default_ipp_uri(p.address))
         except ipp.IppError as e:
-            raise InvalidSettingError("ipp_uri", str(e)) from None
+            raise InvalidSettingError("ipp_uri" if p.ipp_uri else "address", str(e)) from None
+
+
+def default_ipp_uri(address: str) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"ipp://{host}:631/ipp/print"
 
 
 PRINTER_ITEM = Section("printer", "A network printer.", (
@@ -48,7 +68,7 @@ PRINTER_ITEM = Section("printer", "A network printer.", (
     Option("ipp_uri", "str", "", "IPP URI of the printer; empty: ipp://ADDRESS:631/ipp/print."),
     Option("tls_verify", "bool", True, "For an ipps:// URI: check the printer's certificate."),
     Option("snmp", "bool", True, "Read the Printer-MIB over SNMP."),
-    Option("community", "str", "public", "SNMP community (never written to logs or metrics)."),
+    Option("community", "str", "public", "SNMP community (never written to logs or metrics).", secret=True),
     Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c")),
     Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
     Option("snmp_timeout", "duration", 1.0, "Timeout of one SNMP request.", minimum=0.05),
@@ -71,8 +91,7 @@ def network_printers(items: list[Settings]) -> list[NetworkPrinter]:
     for p in items:
         endpoint = None
         if p.ipp:
-            host = f"[{p.address}]" if ":" in p.address else p.address
-            endpoint = ipp.endpoint_from_uri(p.ipp_uri or f"ipp://{host}:631/ipp/print", tls_verify=p.tls_verify)
+            endpoint = ipp.endpoint_from_uri(p.ipp_uri or default_ipp_uri(p.address), tls_verify=p.tls_verify)
         target = snmp_printer.Target(p.address, p.snmp_port, p.community, p.version, p.snmp_timeout,
                                      p.snmp_retries) if p.snmp else None
         out.append(NetworkPrinter(p.name, p.address, p.queue, endpoint, target))
@@ -110,7 +129,7 @@ class PrintersCollector(Collector):
     def __init__(self, settings: Settings, context) -> None:
         super().__init__(settings, context)
         self.network = network_printers(list(settings.printers))
-        self._known: dict[str, tuple[float, SourceStatus]] = {}  # local queues seen: last time, last status
+        self._known: dict[str, tuple[float, SourceStatus]] = {}  # local queues seen: last (monotonic) time, status
         self._errors: dict[tuple[str, str], str] = {}  # (printer or "", source) -> last error logged
 
     def _note(self, printer: str, source: str, error: str) -> None:
@@ -215,7 +234,8 @@ class PrintersCollector(Collector):
     # --- views -------------------------------------------------------------------
 
     def views(self, now: float | None = None) -> tuple[list[PrinterView], bool | None]:
-        now = time.time() if now is None else now
+        # monotonic: a clock set back or forward neither keeps a vanished queue forever nor forgets it at once
+        now = time.monotonic() if now is None else now
         local, spooler_up = self._local(now)
         network = self._network()
         bound: dict[str, SourceStatus] = {}

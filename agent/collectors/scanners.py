@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
+import urllib.parse
 
 from agent.collectors.base import Collector, Sample, sample
 from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
@@ -23,8 +24,13 @@ def _check_escl(s: Settings) -> None:
     for key in ("name", "url"):
         if not s[key].strip():
             raise InvalidSettingError(key, "required, and not set")
-    if not s.url.lower().startswith(("http://", "https://")):
-        raise InvalidSettingError("url", f"expected an http:// or https:// URL, got {s.url!r}")
+    try:
+        url = urllib.parse.urlsplit(s.url)
+        url.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        url = None
+    if url is None or url.scheme.lower() not in ("http", "https") or not url.hostname:
+        raise InvalidSettingError("url", f"expected an http:// or https:// URL with a host, got {s.url!r}")
 
 
 ESCL_ITEM = Section("scanner", "An eSCL (AirScan) network scanner.", (
@@ -63,7 +69,7 @@ class ScannersCollector(Collector):
         self._known: dict[str, tuple[float, ScannerStatus]] = {}
 
     def scanners(self, now: float | None = None) -> list[ScannerStatus]:
-        now = time.time() if now is None else now
+        now = time.monotonic() if now is None else now  # a clock step must not forget or keep a scanner
         out: list[ScannerStatus] = []
         if self.settings.local:
             found = self.context.platform.local_scanners(self.sane)  # raises on failure or hang

@@ -34,7 +34,7 @@ def _le(bound: float) -> str:
 
 
 def _display_address(t: Target) -> str:
-    """The address as shown in the info label: no query string (it may hold tokens)."""
+    """The address as shown in the info label and the log: no query string (it may hold tokens)."""
     if t.kind != "http":
         return t.address
     u = urllib.parse.urlsplit(t.address)
@@ -79,6 +79,8 @@ class WanCollector(Collector):
         self.health: dict[str, TargetHealth] = {}
         self.scheduler: Scheduler | None = None
         self.persist = False
+        self._lock_failed = False  # the state dir could not be used for the lock: tried again at each save tick
+        self._merge_saved = False
         self._lock = threading.Lock()
         self._first_round = threading.Condition(self._lock)
         self._start_lock = threading.Lock()
@@ -111,23 +113,16 @@ class WanCollector(Collector):
             if self.scheduler is not None or not self.targets:
                 return
             if persist:
-                try:
-                    self.persist = self.owner.acquire()
-                except OSError as e:
-                    log.warning("wan: cannot use state dir %s (%s); outage counters will not survive a restart",
-                                self.store.dir, e.strerror or e)
-                else:
-                    if not self.persist:
-                        log.warning("wan: %s is held by process %s; this one will not save outage counters",
-                                    self.owner.path, self.owner.holder())
+                self._own_state(first=True)
             saved = self.store.load()
+            self._merge_saved = self.store.read_failed
             with self._lock:
                 for t in self.targets:
                     c = saved.get(t.name, Counters())
                     self.health[t.name] = TargetHealth(t, self.settings.window, self.thresholds, counters=c)
             self.scheduler = Scheduler(self.targets, self._probe, self._on_result,
                                        workers=self.settings.max_parallel,
-                                       tick=self._save if self.persist else None,
+                                       tick=self._save if persist else None,
                                        tick_interval=self.settings.state_save_interval)
             self._running_since = time.monotonic()
             self.scheduler.start()
@@ -165,14 +160,49 @@ class WanCollector(Collector):
         # Under the agent a transition is news for its log; in a one-off `check` the report says it.
         level = logging.WARNING if self.persist else logging.DEBUG
         if changed and not was_down:
-            log.log(level, "wan: %s (%s) is down: %s", target.name, target.address, r.detail)
+            log.log(level, "wan: %s (%s) is down: %s", target.name, _display_address(target), r.detail)
         elif changed:
             log.log(level, "wan: %s (%s) is up again; %.0fs of outage counted in all",
-                    target.name, target.address, h.counters.outage_seconds)
+                    target.name, _display_address(target), h.counters.outage_seconds)
         if r.error == "icmp_not_permitted" and h.rounds == 1:
             log.log(logging.ERROR if self.persist else logging.DEBUG, "wan: %s: %s", target.name, r.detail)
 
+    def _own_state(self, first: bool) -> None:
+        """Take the state file's lock. When the state dir cannot be used (read-only, full, missing), the
+        counters are kept in memory and the lock is tried again at every save tick, so they are saved
+        once the directory can be used again."""
+        try:
+            self.persist = self.owner.acquire()
+        except OSError as e:
+            self._lock_failed = True
+            if first:
+                log.warning("wan: cannot use state dir %s (%s); outage counters are kept in memory and saved "
+                            "once it can be used", self.store.dir, e.strerror or e)
+            return
+        if self.persist and not first:
+            log.info("wan: state dir %s can be used again; outage counters are saved from now on", self.store.dir)
+        elif not self.persist:
+            log.warning("wan: %s is held by process %s; this one will not save outage counters",
+                        self.owner.path, self.owner.holder())
+        self._lock_failed = False
+
     def _save(self, force: bool = False) -> None:
+        if not self.persist:
+            if not self._lock_failed:
+                return
+            self._own_state(first=False)
+            if not self.persist:
+                return
+            if self._merge_saved:  # the file could not be read at start: add what it holds to ours
+                saved = self.store.load()
+                if not self.store.read_failed:
+                    with self._lock:
+                        for name, c in saved.items():
+                            if name in self.health:
+                                self.health[name].counters.outage_seconds += c.outage_seconds
+                                self.health[name].counters.outages += c.outages
+                    self._merge_saved = False
+            force = True
         with self._lock:
             if not (self._dirty or force) or not self.health:
                 return
@@ -180,6 +210,8 @@ class WanCollector(Collector):
             self._dirty = False
         try:
             self.store.save(snapshot)
+            if self._save_failed:
+                log.info("wan: %s saved again", self.store.path)
             self._save_failed = False
         except OSError as e:
             with self._lock:

@@ -48,6 +48,8 @@ def _parse(body: bytes):
         raise EsclError(f"refused XML ({type(e).__name__})") from None
     except SafeET.ParseError as e:
         raise EsclError(f"not valid XML ({e})") from None
+    except (ValueError, LookupError) as e:  # an encoding the parser cannot read, e.g. encoding="Shift_JIS"
+        raise EsclError(f"not readable XML ({e})") from None
 
 
 def _find_text(root, name: str) -> str:

@@ -279,7 +279,10 @@ class Endpoint:
 
 def endpoint_from_uri(uri: str, tls_verify: bool = True) -> Endpoint:
     """ipp://host[:port]/path, ipps://..., http(s)://... (port 631 by default)."""
-    parts = urllib.parse.urlsplit(uri)
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError as e:  # e.g. a broken IPv6 literal, ipp://[printer/
+        raise IppError(f"not an IPP URI: {uri!r} ({e})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("ipp", "ipps", "http", "https"):
         raise IppError(f"not an IPP URI: {uri!r}")

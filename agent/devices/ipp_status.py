@@ -93,7 +93,8 @@ def parse_marker_levels(attrs: dict[str, list[Any]]) -> list[Supply]:
 
 
 def status_from_attributes(attrs: dict[str, list[Any]], source: str) -> SourceStatus:
-    state = ipp.PRINTER_STATES.get(ipp.one(attrs, "printer-state"), "")
+    state_value = ipp.one(attrs, "printer-state")
+    state = ipp.PRINTER_STATES.get(state_value, "") if isinstance(state_value, int) else ""
     reasons = tuple(str(r) for r in attrs.get("printer-state-reasons") or [] if r and str(r) != "none")
     accepting = ipp.one(attrs, "printer-is-accepting-jobs")
     problems = problems_from_ipp_reasons(reasons)
@@ -113,15 +114,29 @@ def status_from_attributes(attrs: dict[str, list[Any]], source: str) -> SourceSt
         message=clean_message(ipp.one(attrs, "printer-state-message", "") or ""),
         problems=problems,
         make_model=" ".join(str(ipp.one(attrs, "printer-make-and-model", "") or "").split()),
-        address=(urllib.parse.urlsplit(device_uri).hostname or "") if "://" in device_uri else "",
+        address=_host_of(device_uri),
         jobs_waiting=queued if isinstance(queued, int) else None,
         supplies=supplies,
     )
 
 
+def _host_of(uri: str) -> str:
+    """The host a device URI names ("" when it names none, or is not a URL at all)."""
+    if "://" not in uri:
+        return ""
+    try:
+        return urllib.parse.urlsplit(uri).hostname or ""
+    except ValueError:  # e.g. "ipp://[printer/": a broken IPv6 literal
+        return ""
+
+
 def _queue_of(job: dict[str, list[Any]]) -> str:
     uri = str(ipp.one(job, "job-printer-uri", "") or "")
-    return urllib.parse.unquote(urllib.parse.urlsplit(uri).path.rstrip("/").rpartition("/")[2])
+    try:
+        path = urllib.parse.urlsplit(uri).path
+    except ValueError:  # not a URL: no queue it belongs to
+        return ""
+    return urllib.parse.unquote(path.rstrip("/").rpartition("/")[2])
 
 
 def job_age(job: dict[str, list[Any]], printer_up_time: int | None, now: float) -> float | None:

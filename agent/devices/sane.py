@@ -83,11 +83,17 @@ def parse_list(text: str) -> list[SaneDevice]:
     return out
 
 
+_BACKEND_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
 def _backends(lines: str) -> list[str]:
+    """Backend names of a dll.conf. A name is a file name (<name>.conf is read next to dll.conf and copied
+    into the private config): one that is not a plain name ("../x", "a/b") is skipped, so no file outside
+    the SANE config dir is read or written through it."""
     names = []
     for line in lines.splitlines():
         name = line.split("#", 1)[0].strip()
-        if name:
+        if name and _BACKEND_NAME.match(name) and ".." not in name:
             names.append(name)
     return names
 

@@ -60,6 +60,8 @@ def parse_default_gateway(route_table: str) -> str | None:
         except ValueError:
             continue
         if dest == 0 and mask == 0 and flags & 0x1 and flags & 0x2:  # RTF_UP, RTF_GATEWAY
+            if not 0 <= gateway <= 0xFFFFFFFF:
+                continue
             address = str(ipaddress.IPv4Address(struct.pack("<I", gateway)))
             if best is None or metric < best[0]:
                 best = (metric, address)

@@ -51,6 +51,10 @@ class WindowsParseError(ValueError):
     pass
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:160]
+
+
 def _first(value: Any) -> dict[str, Any]:
     """ConvertTo-Json renders one object as an object and several as an array."""
     if isinstance(value, list):
@@ -68,8 +72,8 @@ def _text(obj: dict[str, Any], key: str) -> str:
 def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
+        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
     cs = _first(doc.get("ComputerSystem") or {})
@@ -97,8 +101,8 @@ def parse_network(text: str) -> tuple[str | None, list[str]]:
     array as a bare string and an empty one as null."""
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise WindowsParseError(f"PowerShell output is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
+        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
     gateway = doc.get("Gateway")
@@ -110,6 +114,8 @@ def parse_network(text: str) -> tuple[str | None, list[str]]:
     dns = doc.get("Dns") or []
     if isinstance(dns, str):
         dns = [dns]
+    elif not isinstance(dns, list):  # not what ConvertTo-Json makes of a list of addresses
+        dns = []
     servers: list[str] = []
     for d in dns:
         if isinstance(d, str) and d.strip() and d.strip() not in servers:

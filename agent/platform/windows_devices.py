@@ -60,8 +60,8 @@ class WindowsDeviceError(ValueError):
 def _load(text: str) -> dict[str, Any]:
     try:
         doc = json.loads(text.lstrip("\ufeff"))
-    except json.JSONDecodeError as e:
-        raise WindowsDeviceError(f"PowerShell output is not JSON: {e}") from None
+    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
+        raise WindowsDeviceError(f"PowerShell output is not JSON: {' '.join(str(e).split())[:160]}") from None
     if not isinstance(doc, dict):
         raise WindowsDeviceError("PowerShell output is not a JSON object")
     return doc
@@ -80,8 +80,11 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip(), 10)
+        except ValueError:  # not a number ("--3", "²", 4300+ digits)
+            return None
     return None
 
 
@@ -140,21 +143,21 @@ def parse_cim_datetime(value: Any) -> float | None:
     """Unix time from the three renderings of a CIM datetime (see the module docstring)."""
     if not isinstance(value, str) or not value:
         return None
-    m = re.fullmatch(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/", value.strip())
-    if m:
-        return int(m.group(1)) / 1000.0
-    m = re.fullmatch(r"(\d{14})\.(\d{6})([+-])(\d{3})", value.strip())
-    if m:
-        base = dt.datetime.strptime(m.group(1), "%Y%m%d%H%M%S")
-        offset = dt.timedelta(minutes=int(m.group(4))) * (1 if m.group(3) == "+" else -1)
-        return base.replace(tzinfo=dt.timezone(offset)).timestamp()
     try:
+        m = re.fullmatch(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/", value.strip())
+        if m:
+            return int(m.group(1)) / 1000.0
+        m = re.fullmatch(r"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)\.(\d{6})([+-])(\d{3})", value.strip())
+        if m:
+            year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+            offset = dt.timedelta(minutes=int(m.group(9))) * (1 if m.group(8) == "+" else -1)
+            return dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.timezone(offset)).timestamp()
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()  # local time, as Windows shows it
+        return parsed.timestamp()
+    except (ValueError, OverflowError):  # an impossible date (month 13, year 0, 10**400 ms): unknown, not an error
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # local time, as Windows shows it
-    return parsed.timestamp()
 
 
 def parse_printers(text: str, now: float) -> dict[str, SourceStatus]:

@@ -33,19 +33,22 @@ class StateStore:
     def __init__(self, state_dir: str | os.PathLike[str]):
         self.dir = Path(state_dir)
         self.path = self.dir / FILE_NAME
+        self.read_failed = False  # the last load could not read a file that may be there
 
     def load(self) -> dict[str, Counters]:
+        self.read_failed = False
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             log.info("wan: no saved state at %s; outage counters start from zero", self.path)
             return {}
         except OSError as e:
+            self.read_failed = True
             log.warning("wan: cannot read %s (%s); outage counters start from zero", self.path, e.strerror or e)
             return {}
         try:
             return _parse(raw)
-        except (ValueError, TypeError, KeyError, AttributeError) as e:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
             aside = self.path.with_name(FILE_NAME + ".corrupt")
             with contextlib.suppress(OSError):
                 os.replace(self.path, aside)
@@ -119,7 +122,7 @@ class OwnerLock:
             pid, started = int(doc["pid"]), float(doc["started"])
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None  # unreadable: treated as stale
         try:
             if abs(psutil.Process(pid).create_time() - started) < 1.0:

@@ -49,7 +49,10 @@ def _check(t: Settings) -> None:
         raise InvalidSettingError("timeout",
                                   f"the timeout ({t.timeout:g}s) is longer than the interval ({t.interval:g}s)")
     if t.kind == "http":
-        url = urllib.parse.urlsplit(t.address)
+        try:
+            url = urllib.parse.urlsplit(t.address)
+        except ValueError:  # e.g. a broken IPv6 literal, https://[portal/
+            raise InvalidSettingError("address", "not a URL like https://portal.example/path") from None
         if url.scheme not in ("http", "https") or not url.hostname:
             raise InvalidSettingError("address", "kind http needs a URL like https://portal.example/path")
         try:

@@ -163,3 +163,43 @@ def test_a_stopped_runner_never_publishes_again():
     slow.release.set()  # ... and finishes now, after stop()
     wait_until(lambda: runner.snapshot()["hangs"].success)
     assert len(published) == count
+
+
+class BrokenStrError(Exception):
+    def __str__(self):
+        raise ValueError("str() raises")
+
+
+class RaisesInTurn(Collector):
+    name = "in_turn"
+    help = "test"
+
+    def __init__(self, errors):
+        self.errors, self.calls = list(errors), 0
+
+    def collect(self):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return [sample("wardwatch_spec_ok", 1)]
+
+
+def test_exceptions_that_break_reporting_do_not_stop_the_schedule():
+    # found by the fault-injection agent (tests/chaos_agent.py): an exception whose str() raises killed
+    # the worker before it stored a result, run_one raised KeyError, and the collector's loop thread died
+    errors = [BrokenStrError(), SystemExit(3), KeyboardInterrupt(), RuntimeError("a\nb\r\n" + "x" * (1 << 20))]
+    collector = RaisesInTurn(errors)
+    runner = Runner([(collector, 0.05, 1.0)])
+    try:
+        runner.start()
+        wait_until(lambda: runner.snapshot()["in_turn"].success, timeout=10)
+    finally:
+        runner.stop()
+    assert collector.calls >= 5
+
+
+def test_error_text_is_one_bounded_line():
+    runner = Runner([(RaisesInTurn([BrokenStrError(), RuntimeError("a\nb\r\n" + "x" * (1 << 20))]), 60, 1.0)])
+    assert runner.run_one("in_turn").error == "BrokenStrError: <message unreadable>"
+    error = runner.run_one("in_turn").error
+    assert error.startswith("RuntimeError: a b xxx") and "\n" not in error and len(error) == 300

@@ -43,3 +43,34 @@ def test_textfile_mode_is_read_by_node_exporter(tmp_path):
         m = parse_metrics(http_get(f"http://127.0.0.1:{port}/metrics")[1].decode())
     assert m[("wardwatch_memory_total_bytes", ())] == psutil.virtual_memory().total
     assert m[("node_textfile_scrape_error", ())] == 0
+
+
+def test_push_url_that_is_no_url_is_one_config_error():
+    # found by fuzzing (fuzz/targets.py, config): the agent started, then every push failed
+    import pytest
+
+    from agent import config as cfg
+    from exporters.exposition import Exposition
+    from exporters.push import Pusher
+
+    for url, words in (("http://[pushgw:9091", "http:// or https://"), ("pushgw:9091", "http:// or https://"),
+                       ("http://pushgw:port", "http:// or https://"), ("https://u:p@pushgw:9091", "credentials")):
+        s = cfg.loads(f"push:\n  enabled: true\n  url: '{url}'\n", "agent.yml").push
+        with pytest.raises(cfg.ConfigError) as e:
+            Pusher(s, Exposition(), "agent.yml")
+        assert str(e.value).startswith("agent.yml: push.url: ") and words in str(e.value), str(e.value)
+
+
+def test_grouping_key_values_never_move_up_the_url():
+    # docs/security.md, "paths from config": job and instance go into the Pushgateway URL's path; "." and ".."
+    # would be path segments of their own (another group, or another endpoint), so they go base64-encoded
+    from agent import config as cfg
+    from exporters.exposition import Exposition
+    from exporters.push import Pusher
+
+    for job, instance, tail in (("..", "pc", "/metrics/job@base64/Li4=/instance/pc"),
+                                ("wardwatch", ".", "/metrics/job/wardwatch/instance@base64/Lg=="),
+                                ("a/../b", "pc 01", "/metrics/job@base64/YS8uLi9i/instance/pc%2001")):
+        s = cfg.loads(f"push:\n  enabled: true\n  url: 'http://127.0.0.1:9091/'\n  job: '{job}'\n"
+                      f"  instance: '{instance}'\n").push
+        assert Pusher(s, Exposition()).url == "http://127.0.0.1:9091" + tail

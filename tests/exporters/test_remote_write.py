@@ -128,11 +128,60 @@ def test_series_encoder_labels_and_staleness_markers():
 
 # --- config --------------------------------------------------------------------------
 
+def test_clock_steps_back_small_ones_waited_out_big_ones_not(tmp_path, caplog):
+    # A clock stepped back a little is waited out (timestamps keep increasing). Found by the clock-jump fault
+    # injection (tests/integration/test_faults.py): after a clock that ran ahead was corrected, nothing was
+    # recorded until real time caught up (hours, or years for a PC that booted in 2036).
+    from exporters.remote_write import CLOCK_STEP_BACK_WAIT, Recorder
+
+    clock = Clock(1_750_000_000.0)
+    buf = wal.Buffer(tmp_path, 1 << 20, 10 * 86400, clock=clock)
+    results = results_with(1.0)
+    rec = Recorder(buf, lambda: (results, [s for r in results.values() for s in r.samples]),
+                   SeriesEncoder({"job": "wardwatch"}), clock)
+    assert rec.record() == 1_750_000_000_000
+    clock.t -= 60  # NTP steps back a minute: waited out, one warning
+    with caplog.at_level("WARNING", "wardwatch.remote_write"):
+        assert rec.record() is None and rec.record() is None
+        clock.t += 61
+        assert rec.record() == 1_750_000_001_000
+        clock.t -= CLOCK_STEP_BACK_WAIT + 3600  # the clock was an hour ahead and is now corrected
+        stamp = rec.record()
+    assert stamp == int(clock.t * 1000)
+    assert caplog.text.count("behind the last recorded snapshot; not recording") == 1
+    assert "recording goes on from the new time" in caplog.text
+    clock.t += 15
+    assert rec.record() == stamp + 15000  # and goes on from there
+    assert [e.timestamp_ms for e in buf.read(100)] == [1_750_000_000_000, 1_750_000_001_000, stamp, stamp + 15000]
+
+
+def test_buffer_the_disk_refuses_at_start_is_opened_later(tmp_path, caplog):
+    # Found by the fault runs: when the buffer could not be opened at start (a read-only or full state dir),
+    # remote write stayed off until the agent was restarted.
+    exposition = Exposition()
+    exposition.update(results_with(1.0))
+    w = make_writer(tmp_path, f"http://127.0.0.1:{free_port()}/api/v1/write", exposition, record_interval="1s")
+    w.retry_open = 0.2
+    blocker = tmp_path / "buf" / wal.segment_name(1)
+    blocker.mkdir(parents=True)  # where the first segment must go: opening the buffer fails
+    with caplog.at_level("INFO", "wardwatch.remote_write"):
+        w.start()
+        try:
+            time.sleep(0.7)
+            assert w.buffer is None and "remote write waits" in caplog.text
+            blocker.rmdir()
+            wait_until(lambda: w.recorder is not None and w.recorder.recorded > 0, 10, "recording after all")
+        finally:
+            w.stop()
+    assert caplog.text.count("remote write waits") == 1 and "could be opened" in caplog.text
+
+
 @pytest.mark.parametrize("over, key", [
     ({"url": ""}, "remote_write.url"),
     ({"url": "ftp://host/x"}, "remote_write.url"),
     ({"url": "https://user:pw@host/api/v1/write"}, "remote_write.url"),
     ({"url": "http://host:99999/api/v1/write"}, "remote_write.url"),
+    ({"url": "http://[host/api/v1/write"}, "remote_write.url"),  # found by fuzzing: urlsplit's ValueError leaked
     ({"min_backoff": "10s", "max_backoff": "1s"}, "remote_write.max_backoff"),
     ({"external_labels": {"bad-name": "x"}}, "remote_write.external_labels"),
     ({"external_labels": {"__name__": "x"}}, "remote_write.external_labels"),
@@ -220,7 +269,7 @@ def test_outage_every_interval_arrives_with_its_value_and_timestamp(tmp_path):
         disk = series_points(rx, 'wardwatch_disk_free_bytes{mountpoint="/"}', recorded[0][0], recorded[-1][0])
         assert next(iter(disk.values())) == [(t, v * 1000) for t, v in recorded]
         st = w.buffer.stats()
-        assert st.dropped == {"max_bytes": 0, "max_age": 0, "rejected": 0}
+        assert st.dropped == {"max_bytes": 0, "max_age": 0, "rejected": 0, "write_error": 0}
         assert w.sender.sent == w.recorder.recorded
         # The self-metrics went through the same path: the receiver has them too.
         sent_series = rx.query('wardwatch_remote_write_samples_sent_total{instance="pc-test"}')

@@ -171,14 +171,23 @@ def test_empty_segment_from_a_cut_off_rotation_is_not_counted(tmp_path):
     assert drain(again) == written
 
 
-def test_unreadable_progress_file_sends_everything_again(tmp_path):
+@pytest.mark.parametrize("progress", [
+    "{not json",
+    # found by fuzzing (fuzz/targets.py, wal_open): these raised ValueError, TypeError or RecursionError
+    # out of Buffer(), so remote write never started
+    '{"segment": 1, "offset": 8, "last_timestamp_ms": "x"}',
+    '{"segment": 1, "offset": 8, "last_timestamp_ms": [1]}',
+    '{"a":' * 50000,
+    '{"segment": true, "offset": 8}',
+])
+def test_unreadable_progress_file_sends_everything_again(tmp_path, progress):
     clock = Clock()
     buf = Buffer(tmp_path, 1 << 20, 86400, clock=clock)
     written = fill(buf, clock, 5)
     entries = buf.read(20)
     buf.advance(entries[-1].end)
     buf.close()
-    (tmp_path / "progress").write_text("{not json")
+    (tmp_path / "progress").write_text(progress)
     again = Buffer(tmp_path, 1 << 20, 86400, clock=clock)
     assert drain(again) == written  # duplicates are better than a hole
 
@@ -276,3 +285,72 @@ def test_pointer_is_normalized_past_the_end_of_a_segment(tmp_path):
     buf.advance(entries[-1].end)
     assert buf.pointer == Position(2, len(MAGIC))
     assert drain(buf) == written[first_seg_records:]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs: a disk that really fills up (ENOSPC), unmounted afterwards."""
+    import subprocess
+
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "wardwatch-test", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill_disk(mnt) -> None:
+    with open(mnt / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+
+
+def test_full_disk_loses_only_the_records_it_refused_and_counts_them(small_disk, caplog):
+    # The fault-injection run (tests/integration/test_faults.py) showed what a full disk did: a failed write
+    # left part of a record in the segment (every later record was then unreadable), a failed rotation left
+    # the buffer writing to a closed file for good, and a progress file that could not be saved stopped sending.
+    clock = Clock()
+    d = small_disk / "buf"
+    buf = Buffer(d, 128 * 1024, 86400, segment_bytes=16 * 1024, clock=clock)
+    before = fill(buf, clock, 10)
+    sent = buf.read(50)  # five records
+    fill_disk(small_disk)
+    with caplog.at_level("WARNING", "wardwatch.wal"):
+        refused = 0
+        for i in range(60):  # enough to need a rotation while the disk is full
+            p = payload(1000 + i, 2000)
+            refused += not buf.append(int(clock.t * 1000), 10, p)
+            clock.t += 15
+        assert buf.advance(sent[-1].end) == 50  # acknowledged although the progress file cannot be saved
+    assert refused >= 1
+    assert buf.stats().dropped["write_error"] == 10 * refused
+    assert caplog.text.count("cannot write records") == 1  # once, not at every record
+    assert caplog.text.count("cannot save the progress file") == 1
+    (small_disk / "filler").unlink()
+    after = fill(buf, clock, 5, start=2000)  # the disk has room again: rotation and writes work
+    assert buf.stats().dropped["write_error"] == 10 * refused
+    buf.close()
+    again = Buffer(d, 128 * 1024, 86400, segment_bytes=16 * 1024, clock=clock)
+    assert again.stats().corrupt_records == 0  # every segment holds whole records only
+    got = drain(again)
+    assert got[:5] == before[5:] and got[-5:] == after  # nothing written before or after the episode lost
+
+
+def test_only_its_own_file_names_are_read_or_deleted(tmp_path):
+    # docs/security.md, "paths from config": in remote_write.directory the buffer touches only names it makes
+    # itself (ten digits + .seg, progress, progress.tmp); anything else there is left alone
+    others = {"notes.txt": b"x", "1.seg": b"y", "00000000001.seg": b"z", "0000000001.seg.bak": b"w"}
+    for name, data in others.items():
+        (tmp_path / name).write_bytes(data)
+    clock = Clock()
+    buf = Buffer(tmp_path, 1 << 20, 86400, segment_bytes=4096, clock=clock)
+    fill(buf, clock, 40)
+    drain(buf)
+    buf.close()
+    assert {n: (tmp_path / n).read_bytes() for n in others} == others
+    assert all(p.name in others or p.name == "progress" or wal._SEGMENT_RE.match(p.name) for p in tmp_path.iterdir())

@@ -212,3 +212,12 @@ def test_wia_service_stopped_fails_the_collection(tmp_path):
     assert not run.ok
     assert "WIA is not available" in run.result.error
 
+
+@pytest.mark.parametrize("url", ["http://[scanner/eSCL", "http:///eSCL", "http://scanner:port/eSCL", "eSCL"])
+def test_escl_url_that_is_no_url_is_a_config_error(url):
+    # found by fuzzing (fuzz/targets.py, config): these passed the check, then every collection failed
+    from agent import config as cfg
+
+    with pytest.raises(cfg.ConfigError) as e:
+        cfg.loads(f"collectors:\n  scanners:\n    escl:\n      - name: a\n        url: '{url}'\n", "agent.yml")
+    assert str(e.value).startswith("agent.yml:5: collectors.scanners.escl[0].url: expected an http:// or https://")

@@ -417,3 +417,29 @@ def test_reload_hands_the_counters_over_to_the_new_config(tmp_path):
         agent.stop()
     assert not (state / "wan-state.lock").exists()
     assert json.loads((state / "wan-state.json").read_text())["targets"]["gone"]["outages_total"] == 1
+
+
+def test_state_dir_unusable_at_start_then_fixed_keeps_and_saves_the_counters(tmp_path, caplog):
+    # Found by the fault-injection run: a state dir that could not be used when the agent started (here: a
+    # file where the directory should be) left the counters unsaved for the agent's whole life.
+    from agent.wan.state import StateStore
+
+    state = tmp_path / "state"
+    state.write_text("not a directory")
+    port = closed_port()
+    c = collector({"collectors": {"wan": {"state_save_interval": 1, "targets": [
+        {"name": "down", "role": "portal", "kind": "tcp", "address": "127.0.0.1", "port": port,
+         "interval": 0.2, "timeout": 0.1}]}}}, state)
+    with caplog.at_level("INFO", "wardwatch.wan"):
+        c.start()
+        try:
+            wait_for(lambda: c.health["down"].counters.outages == 1, timeout=10, what="the outage")
+            time.sleep(1.5)  # save ticks pass while the state dir cannot be used
+            state.unlink()
+            wait_for(lambda: (state / "wan-state.json").exists(), timeout=10, what="the counters saved")
+        finally:
+            c.close()
+    saved = StateStore(state).load()["down"]
+    assert saved.outages == 1 and saved.outage_seconds >= 1.0
+    assert caplog.text.count("outage counters are kept in memory") == 1
+    assert "can be used again" in caplog.text

@@ -117,3 +117,14 @@ def test_merge_prefers_the_queue_for_state_and_snmp_for_supplies():
     assert dead.problems == {"unreachable"} and not dead.up
     stuck = merge("A", [queue], supply_low_ratio=0.1, queue_stuck_after=10)
     assert stuck.problems == {"queue_stuck"} and not stuck.up
+
+
+def test_attributes_of_the_wrong_shape_from_a_printer():
+    # found by fuzzing (fuzz/targets.py, ipp): a printer-state sent as a collection raised TypeError
+    # (unhashable dict), and a device or job URI with a broken IPv6 literal raised ValueError
+    attrs = {"printer-state": [{"x": [1]}], "device-uri": ["ipp://[printer/ipp"],
+             "printer-state-reasons": ["media-empty-error"]}
+    st = ipp_status.status_from_attributes(attrs, "ipp")
+    assert (st.state, st.address, st.problems) == ("", "", {"media_empty"})
+    assert ipp_status._queue_of({"job-printer-uri": ["ipp://[x/printers/q"]}) == ""
+    assert ipp_status._queue_of({"job-printer-uri": ["ipp://localhost/printers/M%C3%A1y"]}) == "Máy"

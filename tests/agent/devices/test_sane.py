@@ -46,3 +46,16 @@ def test_local_only_config(tmp_path):
     assert (out / "pixma.conf").read_text() == "# pixma\nnetworking=no\n"
     assert (out / "epson2.conf").read_text() == "usb\n"
     assert (out / "test.conf").read_text() == "number_of_devices 2\n"
+
+
+def test_backend_names_that_are_paths_are_skipped(tmp_path):
+    # docs/security.md, "paths from config": a dll.conf line is a file name (<name>.conf is read and copied);
+    # "../secret" must not read ../secret.conf beside the SANE config dir, nor write outside the private copy
+    src, out = tmp_path / "etc" / "sane.d", tmp_path / "out"
+    src.mkdir(parents=True)
+    (tmp_path / "etc" / "secret.conf").write_text("not SANE's\n")
+    (src / "dll.conf").write_text("../secret\n/etc/x\ntest\n.hidden\nsub/dir\n")
+    (src / "test.conf").write_text("number_of_devices 1\n")
+    assert sane.build_local_only_config(src, out) == ["test"]
+    assert sorted(p.name for p in out.iterdir()) == ["dll.conf", "test.conf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["etc", "out"]

@@ -31,7 +31,8 @@ def test_corrupt_file_is_set_aside_and_counting_starts_from_zero(tmp_path, caplo
     for i, junk in enumerate([b"{not json", b'{"version": 1, "targets": {"a": {"outage_seconds_total": -5, '
                               b'"outages_total": 1, "down": false, "consecutive_failures": 0}}}',
                               b'{"version": 99, "targets": {}}', b"\xff\xfe", b'[1, 2]',
-                              b'{"version": 1, "targets": {"a": {}}}']):
+                              b'{"version": 1, "targets": {"a": {}}}',
+                              b"[" * 100000]):  # found by fuzzing: RecursionError escaped, the agent did not start
         d = tmp_path / str(i)
         d.mkdir()
         (d / FILE_NAME).write_bytes(junk)
@@ -65,3 +66,12 @@ time.sleep(60)
     assert mine.acquire() is True and mine.holder() == os.getpid()
     mine.release()
     assert not mine.path.exists()
+
+
+def test_lock_file_of_garbage_is_a_stale_lock(tmp_path):
+    # found by fuzzing: a lock file nested too deep raised RecursionError instead of counting as stale
+    (tmp_path / "wan-state.lock").write_bytes(b"[" * 100000)
+    lock = OwnerLock(tmp_path)
+    assert lock.holder() is None
+    assert lock.acquire() and json.loads((tmp_path / "wan-state.lock").read_text())["pid"] == os.getpid()
+    lock.release()
