@@ -54,13 +54,27 @@ def _cycle(r: Rig, n: int, step: float) -> None:
         r.clock("+0")
 
 
+def _drain(r: Rig, timeout: float = 180.0) -> float:
+    """Seconds until the sender caught up (fewer unsent samples than one large snapshot), or -1."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        _, _, m = r.scrape()
+        if m.get(("wardwatch_remote_write_samples_buffered", ()), 1e9) < 2500:
+            return time.monotonic() - t0
+        time.sleep(1)
+    return -1.0
+
+
 def _table(r: Rig, every: float) -> str:
-    lines = [f"{'minute':>7} {'RSS MiB':>8} {'fds':>4} {'threads':>7} {'scrape ms':>9}  faults"]
+    lines = [f"{'minute':>7} {'RSS MiB':>8} {'fds':>4} {'threads':>7} {'scrape ms':>9} {'series':>6} "
+             f"{'unsent':>6} {'sent':>8}  faults"]
     next_t = 0.0
     for x in r.readings:
         if x.t >= next_t:
+            v = x.values
             lines.append(f"{x.t / 60:7.1f} {x.rss / MiB:8.1f} {x.fds:4d} {x.threads:7d} "
-                         f"{x.scrape_seconds * 1000:9.0f}  {x.faults}")
+                         f"{x.scrape_seconds * 1000:9.0f} {v.get('series', 0):6.0f} {v.get('buffered', 0):6.0f} "
+                         f"{v.get('sent', 0):8.0f}  {x.faults}")
             next_t = x.t + every
     return "\n".join(lines)
 
@@ -70,28 +84,29 @@ def run(quick: bool) -> list[Row]:
     step = 5.0 if quick else 10.0
     warmup = 20.0 if quick else 60.0
     with Rig(period=1.0 if quick else 2.0) as r:
-        r.wait_metric("wardwatch_wan_up", DNS, lambda v: v == 1, timeout=60, what="the DNS target up")
-        time.sleep(warmup)
-        start = r.readings[-1]
-        end_at = r.started + minutes * 60
-        cycles = 0
-        while time.monotonic() + step * 8 < end_at:
-            _cycle(r, cycles, step)
-            cycles += 1
-            time.sleep(min(step, max(0.0, end_at - time.monotonic())))
-        time.sleep(max(0.0, end_at - time.monotonic()))
-        r.wait_metric("wardwatch_remote_write_samples_buffered", {}, lambda v: v < 5000, timeout=60,
-                      what="the buffer sent")
-        _, _, final = r.scrape()
-        readings = [x for x in r.readings if x.t >= start.t]
-        end = readings[-1]
-        outage_before = final[DNS_KEY]
-        injected, episodes = r.injected_outage()
-        time.sleep(2.5)  # a save tick
-        r.restart_agent()
-        outage_after = r.wait_metric("wardwatch_wan_outage_seconds_total", DNS, lambda v: True, timeout=60)
-        log = r.log_text()
-        print(_table(r, 60.0 if not quick else 10.0), file=sys.stdout, flush=True)
+        try:
+            r.wait_metric("wardwatch_wan_up", DNS, lambda v: v == 1, timeout=60, what="the DNS target up")
+            time.sleep(warmup)
+            start = r.readings[-1]
+            end_at = r.started + minutes * 60
+            cycles = 0
+            while time.monotonic() + step * 8 < end_at:
+                _cycle(r, cycles, step)
+                cycles += 1
+                time.sleep(min(step, max(0.0, end_at - time.monotonic())))
+            time.sleep(max(0.0, end_at - time.monotonic()))
+            drained_in = _drain(r)
+            _, _, final = r.scrape()
+            readings = [x for x in r.readings if x.t >= start.t]
+            end = readings[-1]
+            outage_before = final[DNS_KEY]
+            injected, episodes = r.injected_outage()
+            time.sleep(2.5)  # a save tick
+            r.restart_agent()
+            outage_after = r.wait_metric("wardwatch_wan_outage_seconds_total", DNS, lambda v: True, timeout=60)
+            log = r.log_text()
+        finally:
+            print(_table(r, 60.0 if not quick else 10.0), file=sys.stdout, flush=True)
 
     all_readings = r.readings
     scrapes_failed = sum(not x.scrape_ok for x in all_readings)
@@ -121,9 +136,12 @@ def run(quick: bool) -> list[Row]:
             0.0),
         Row("soak", "buffer: corrupt records", final.get(("wardwatch_remote_write_corrupt_records_total", ()), -1),
             "records", "target", 0.0),
-        Row("soak", "buffer: samples refused by the full disk (counted)", wal.get("write_error", 0.0), "samples", "-",
-            None),
+        Row("soak", "buffer: samples the disk refused (full, read-only), counted", wal.get("write_error", 0.0),
+            "samples", "-", None),
         Row("soak", "buffer: samples dropped otherwise", sum(v for k, v in wal.items() if k != "write_error"),
             "samples", "target", 0.0),
+        Row("soak", "buffer: samples unsent at the end", final.get(("wardwatch_remote_write_samples_buffered", ()), -1),
+            "samples", "-", None),
+        Row("soak", "buffer: seconds to catch up at the end (-1: not within 3 min)", drained_in, "s", "-", None),
         Row("soak", "disk-failure log lines per disk episode", disk_logs / max(1, disk_episodes), "lines", "-", None),
     ]

@@ -42,6 +42,14 @@ from unprivileged import command as unprivileged_command
 
 FAKETIME_LIB = "/usr/lib/*/faketime/libfaketime.so.1"
 QUEUE = "ww-faults-queue"
+# Figures of each scrape the readings keep (a whole scrape per reading would weigh on a long run).
+KEPT = {
+    "buffered": ("wardwatch_remote_write_samples_buffered", ()),
+    "recorded": ("wardwatch_remote_write_samples_recorded_total", ()),
+    "sent": ("wardwatch_remote_write_samples_sent_total", ()),
+    "dns_outage": ("wardwatch_wan_outage_seconds_total", (("role", "dns"), ("target", "dns"))),
+    "series": None,  # how many samples the scrape held
+}
 DNS_NAME = "dichvucong.example"
 
 
@@ -54,7 +62,7 @@ class Reading:
     scrape_ok: bool
     scrape_seconds: float
     faults: str               # the faults active at that moment
-    metrics: dict = field(default_factory=dict, repr=False)
+    values: dict[str, float] = field(default_factory=dict)  # a few figures of that scrape (see KEPT)
 
 
 @dataclass
@@ -293,8 +301,10 @@ class Rig:
                     rss, fds, threads = p.memory_info().rss, p.num_fds(), p.num_threads()
                 except psutil.Error:
                     rss = fds = threads = 0
+                values = {k: metrics[key] for k, key in KEPT.items() if key is not None and key in metrics}
+                values["series"] = float(len(metrics))
                 self.readings.append(Reading(time.monotonic() - self.started, rss, fds, threads, ok, seconds,
-                                             ",".join(sorted(self.active)) or "-", metrics))
+                                             ",".join(sorted(self.active)) or "-", values))
 
     def wait_metric(self, name: str, labels: dict[str, str], predicate, timeout: float = 20.0,
                     what: str = "") -> float:

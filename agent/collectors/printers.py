@@ -42,7 +42,7 @@ def _check_printer(p: Settings) -> None:
     for key in ("name", "address"):
         if not p[key].strip():
             raise InvalidSettingError(key, "required, and not set")
-    if not _is_host(p.address.strip()):  # e.g. "[192.0.2.1" or "printer one" (found by fuzzing)
+    if not _is_host(p.address.strip()):  # e.g. "[192.0.2.1" or "printer one" (found with the fuzz targets)
         raise InvalidSettingError("address", f"not a host name or IP address: {p.address!r}")
     if not (p.ipp or p.snmp or p.queue):
         raise InvalidSettingError("ipp", "nothing to ask: turn on ipp or snmp, or name a queue")

@@ -83,7 +83,7 @@ def test_untrusted_certificate_refused_by_client(tls_server, tmp_path):
     ("tls_config:\n  cert_file: a\n", "web.yml:1: tls_config: unknown key (did you mean 'tls_server_config'?)"),
     ("tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
      "web.yml: tls_server_config.cert_file: cannot load certificate/key"),
-    # found by fuzzing (fuzz/targets.py, webconfig): each used to pass, then crash the agent at start or
+    # found with the fuzz targets (fuzz/targets.py, webconfig): each used to pass, then crash the agent at start or
     # split every answer
     ("basic_auth_users:\n  u: $2y$xx$abc\n", "web.yml: basic_auth_users.u: not a bcrypt hash"),
     ("basic_auth_users:\n  u: $2y$99$" + "a" * 53 + "\n", "web.yml: basic_auth_users.u: not a bcrypt hash"),
@@ -136,7 +136,7 @@ def test_authenticator_checks_each_credential_with_bcrypt_once(monkeypatch):
 
 
 def test_web_config_not_utf8_is_one_line(tmp_path):
-    # found by fuzzing: a Latin-1 web config used to leak UnicodeDecodeError (a traceback at start)
+    # found with the fuzz targets: a Latin-1 web config used to leak UnicodeDecodeError (a traceback at start)
     web = tmp_path / "web.yml"
     web.write_bytes(b"basic_auth_users:\n  ng\xf4: x\n")
     with pytest.raises(ConfigError) as e:

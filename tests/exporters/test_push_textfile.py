@@ -46,7 +46,7 @@ def test_textfile_mode_is_read_by_node_exporter(tmp_path):
 
 
 def test_push_url_that_is_no_url_is_one_config_error():
-    # found by fuzzing (fuzz/targets.py, config): the agent started, then every push failed
+    # found with the fuzz targets (fuzz/targets.py, config): the agent started, then every push failed
     import pytest
 
     from agent import config as cfg

@@ -181,7 +181,7 @@ def test_buffer_the_disk_refuses_at_start_is_opened_later(tmp_path, caplog):
     ({"url": "ftp://host/x"}, "remote_write.url"),
     ({"url": "https://user:pw@host/api/v1/write"}, "remote_write.url"),
     ({"url": "http://host:99999/api/v1/write"}, "remote_write.url"),
-    ({"url": "http://[host/api/v1/write"}, "remote_write.url"),  # found by fuzzing: urlsplit's ValueError leaked
+    ({"url": "http://[host/api/v1/write"}, "remote_write.url"),  # fuzz targets: urlsplit's ValueError leaked
     ({"min_backoff": "10s", "max_backoff": "1s"}, "remote_write.max_backoff"),
     ({"external_labels": {"bad-name": "x"}}, "remote_write.external_labels"),
     ({"external_labels": {"__name__": "x"}}, "remote_write.external_labels"),

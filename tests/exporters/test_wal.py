@@ -173,7 +173,7 @@ def test_empty_segment_from_a_cut_off_rotation_is_not_counted(tmp_path):
 
 @pytest.mark.parametrize("progress", [
     "{not json",
-    # found by fuzzing (fuzz/targets.py, wal_open): these raised ValueError, TypeError or RecursionError
+    # found with the fuzz targets (fuzz/targets.py, wal_open): these raised ValueError, TypeError or RecursionError
     # out of Buffer(), so remote write never started
     '{"segment": 1, "offset": 8, "last_timestamp_ms": "x"}',
     '{"segment": 1, "offset": 8, "last_timestamp_ms": [1]}',

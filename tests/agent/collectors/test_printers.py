@@ -393,7 +393,7 @@ def test_windows_spooler_stopped(tmp_path):
      "test-cfg.yml:7: collectors.printers.printers[0].version", "v1, v2c"),
     ("      - name: a\n        address: x\n        ipp_uri: ftp://x/\n",
      "test-cfg.yml:7: collectors.printers.printers[0].ipp_uri", "not an IPP URI"),
-    # found by fuzzing (fuzz/targets.py, config): the default IPP URI built from these raised IppError
+    # found with the fuzz targets (fuzz/targets.py, config): the default IPP URI built from these raised IppError
     # (a traceback at start) or asked another host than the one meant
     ("      - name: a\n        address: '[192.0.2.1'\n", "test-cfg.yml:6: collectors.printers.printers[0].address",
      "not a host name or IP address"),

@@ -215,7 +215,7 @@ def test_wia_service_stopped_fails_the_collection(tmp_path):
 
 @pytest.mark.parametrize("url", ["http://[scanner/eSCL", "http:///eSCL", "http://scanner:port/eSCL", "eSCL"])
 def test_escl_url_that_is_no_url_is_a_config_error(url):
-    # found by fuzzing (fuzz/targets.py, config): these passed the check, then every collection failed
+    # found with the fuzz targets (fuzz/targets.py, config): these passed the check, then every collection failed
     from agent import config as cfg
 
     with pytest.raises(cfg.ConfigError) as e:

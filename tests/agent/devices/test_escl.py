@@ -49,7 +49,7 @@ def test_not_a_status():
 
 
 def test_xml_in_an_encoding_the_parser_cannot_read():
-    # found by fuzzing: expat's ValueError for multi-byte encodings leaked out of the parser
+    # found with the fuzz targets: expat's ValueError for multi-byte encodings leaked out of the parser
     body = b'<?xml version="1.0" encoding="Shift_JIS"?><ScannerStatus><State>Idle</State></ScannerStatus>'
     with pytest.raises(escl.EsclError, match="not readable XML"):
         escl.parse_status(body)

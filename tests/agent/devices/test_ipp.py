@@ -106,7 +106,7 @@ def test_endpoints(uri, host, port, path, tls):
 
 
 @pytest.mark.parametrize("bad", ["ftp://x/", "ipp:///nohost", "ipp://x:notaport/",
-                                 "ipp://[printer/ipp"])  # found by fuzzing: urlsplit's ValueError leaked
+                                 "ipp://[printer/ipp"])  # found with the fuzz targets: urlsplit's ValueError leaked
 def test_bad_uris(bad):
     with pytest.raises(ipp.IppError):
         ipp.endpoint_from_uri(bad)

@@ -120,7 +120,7 @@ def test_merge_prefers_the_queue_for_state_and_snmp_for_supplies():
 
 
 def test_attributes_of_the_wrong_shape_from_a_printer():
-    # found by fuzzing (fuzz/targets.py, ipp): a printer-state sent as a collection raised TypeError
+    # found with the fuzz targets (fuzz/targets.py, ipp): a printer-state sent as a collection raised TypeError
     # (unhashable dict), and a device or job URI with a broken IPv6 literal raised ValueError
     attrs = {"printer-state": [{"x": [1]}], "device-uri": ["ipp://[printer/ipp"],
              "printer-state-reasons": ["media-empty-error"]}

@@ -75,12 +75,12 @@ def test_auto_targets_from_what_the_platform_found():
 
 @pytest.mark.parametrize("dns", ["5", "true", '{"a": 1}'])
 def test_windows_dns_of_an_unexpected_type_is_none(dns):
-    # found by fuzzing: a number where the list of DNS servers goes raised TypeError (not iterable)
+    # found with the fuzz targets: a number where the list of DNS servers goes raised TypeError (not iterable)
     assert parse_network('{"Gateway": "192.0.2.1", "Dns": ' + dns + '}') == ("192.0.2.1", [])
 
 
 def test_windows_json_nested_too_deep_is_refused():
-    # found by fuzzing: RecursionError is not a JSONDecodeError
+    # found with the fuzz targets: RecursionError is not a JSONDecodeError
     with pytest.raises(WindowsParseError, match="not JSON"):
         parse_network("[" * 100000)
     with pytest.raises(WindowsParseError, match="not JSON"):
@@ -88,7 +88,7 @@ def test_windows_json_nested_too_deep_is_refused():
 
 
 def test_route_with_a_gateway_beyond_32_bits_is_skipped():
-    # found by fuzzing: struct.error from packing a gateway of more than 8 hex digits
+    # found with the fuzz targets: struct.error from packing a gateway of more than 8 hex digits
     table = ("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
              "eth0\t00000000\t1FFFFFFFF\t0003\t0\t0\t50\t00000000\n"
              "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\n")

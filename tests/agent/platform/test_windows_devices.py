@@ -93,7 +93,7 @@ def test_wia_devices():
 
 
 @pytest.mark.parametrize("value", [
-    "20241399083000.000000+420",    # month 13 (found by fuzzing: strptime's ValueError leaked)
+    "20241399083000.000000+420",    # month 13 (found with the fuzz targets: strptime's ValueError leaked)
     "00000304085000.000000+420",    # year 0
     "2024030408500.0000000+420",    # digits in the wrong places
     "/Date(" + "9" * 400 + ")/",    # beyond a float (OverflowError)
@@ -106,14 +106,14 @@ def test_impossible_cim_datetimes_are_unknown(value):
 
 @pytest.mark.parametrize("status", ["--3", "²", "3" * 5000, " 7 "])
 def test_numbers_as_text_that_are_not_numbers(status):
-    # found by fuzzing: "--3" and "²" passed str.isdigit() and crashed int()
+    # found with the fuzz targets: "--3" and "²" passed str.isdigit() and crashed int()
     q = parse([printer(PrinterStatus=status)])["Máy in Một cửa"]
     assert q.state == ("stopped" if status == " 7 " else "")
 
 
 @pytest.mark.parametrize("text", ["[" * 100000, '{"Printers": ' + "1" * 5000 + "}"])
 def test_json_nested_too_deep_or_huge_numbers_are_refused(text):
-    # found by fuzzing: RecursionError and int's digit limit are not JSONDecodeError
+    # found with the fuzz targets: RecursionError and int's digit limit are not JSONDecodeError
     with pytest.raises(wd.WindowsDeviceError, match="not JSON"):
         wd.parse_printers(text, NOW)
     with pytest.raises(wd.WindowsDeviceError, match="not JSON"):

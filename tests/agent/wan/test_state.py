@@ -32,7 +32,7 @@ def test_corrupt_file_is_set_aside_and_counting_starts_from_zero(tmp_path, caplo
                               b'"outages_total": 1, "down": false, "consecutive_failures": 0}}}',
                               b'{"version": 99, "targets": {}}', b"\xff\xfe", b'[1, 2]',
                               b'{"version": 1, "targets": {"a": {}}}',
-                              b"[" * 100000]):  # found by fuzzing: RecursionError escaped, the agent did not start
+                              b"[" * 100000]):  # fuzz targets: RecursionError stopped the agent
         d = tmp_path / str(i)
         d.mkdir()
         (d / FILE_NAME).write_bytes(junk)
@@ -69,7 +69,7 @@ time.sleep(60)
 
 
 def test_lock_file_of_garbage_is_a_stale_lock(tmp_path):
-    # found by fuzzing: a lock file nested too deep raised RecursionError instead of counting as stale
+    # found with the fuzz targets: a lock file nested too deep raised RecursionError instead of counting as stale
     (tmp_path / "wan-state.lock").write_bytes(b"[" * 100000)
     lock = OwnerLock(tmp_path)
     assert lock.holder() is None

@@ -28,7 +28,7 @@ def load(items: str, extra: str = ""):
     ("      - {name: a, kind: tls, address: 127.0.0.1, ca_file: /nonexistent/ca.pem}\n", 4, "targets[0].ca_file",
      "not found"),
     ("      - {name: a, kind: tcp, address: 'http://x/', port: 1}\n", 4, "targets[0].address", "not a URL"),
-    # found by fuzzing (fuzz/targets.py, config): a broken IPv6 literal leaked ValueError from urlsplit
+    # found with the fuzz targets (fuzz/targets.py, config): a broken IPv6 literal leaked ValueError from urlsplit
     ("      - {name: a, kind: http, address: 'https://[portal/'}\n", 4, "targets[0].address", "not a URL"),
     ("      - {name: a, kind: ping, address: 127.0.0.1}\n", 4, "targets[0].kind", "one of"),
     ("      - {name: a, role: router, address: 127.0.0.1}\n", 4, "targets[0].role", "one of"),
