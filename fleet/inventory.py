@@ -480,12 +480,19 @@ class _Reader:
             for f in files:
                 if f.is_dir() or f.suffix not in YAML_SUFFIXES:
                     continue
+                if _vault_encrypted(f):  # ansible-vault: opened by Ansible with the vault password, not here
+                    continue
                 node = self.read_yaml(f)
                 first = first or str(f)
                 for var, _k, v in self.mapping_items(node, str(f), "", f"{kind}/{name}"):
                     merged[var] = _value(v)
             out[name] = (first, merged)
         return out
+
+
+def _vault_encrypted(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(14) == b"$ANSIBLE_VAULT"
 
 
 def _closest(word: str, options: Iterable[str]) -> str | None:

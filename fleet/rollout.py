@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -72,6 +73,7 @@ class Options:
     playbooks_dir: Path = field(default_factory=default_playbooks_dir)
     state_dir: Path = field(default_factory=default_state_dir)
     keep_artifacts: int = 20
+    vault_password_file: Path | None = None  # for group_vars/*/vault.yml encrypted with ansible-vault
 
 
 @dataclass
@@ -358,7 +360,10 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         "ANSIBLE_NOCOLOR": "True",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
     }
-    cmdline = "--check --diff" if opts.check else None
+    args = ["--check", "--diff"] if opts.check else []
+    if opts.vault_password_file is not None:  # the file's name only: its content never reaches the artifacts
+        args += ["--vault-password-file", shlex.quote(str(opts.vault_password_file.resolve()))]
+    cmdline = " ".join(args) or None
     if view is not None:
         for h in hosts.values():
             view(h, "pending")

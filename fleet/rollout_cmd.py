@@ -66,6 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where runs and results are kept (default: $WARDWATCH_STATE_DIR or ~/.local/state/wardwatch)")
     p.add_argument("--playbooks", type=Path, default=None, help="playbooks directory (default: this wardwatch's)")
+    p.add_argument("--vault-password-file", type=Path, metavar="FILE",
+                   help="decrypt the inventory's ansible-vault secrets (group_vars/*/vault.yml) with this file")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
                    help="redraw the progress in place (default: when the output is a terminal)")
@@ -78,7 +80,11 @@ def rollout_cmd(args: argparse.Namespace) -> int:
     opts = rollout.Options(
         inventory=Path(args.inventory), playbook=args.playbook, check=args.check, forks=args.forks,
         serial=args.serial, max_fail_percentage=args.max_fail_percentage, ssh_retries=args.ssh_retries,
-        playbooks_dir=Path(playbooks), state_dir=args.state_dir or rollout.default_state_dir(), limit=args.limit)
+        playbooks_dir=Path(playbooks), state_dir=args.state_dir or rollout.default_state_dir(), limit=args.limit,
+        vault_password_file=args.vault_password_file)
+    if args.vault_password_file is not None and not args.vault_password_file.is_file():
+        raise FleetError(f"--vault-password-file: {args.vault_password_file}: no such file / không có tệp này",
+                         EXIT_USAGE)
     if args.forks < 1:
         raise FleetError("--forks must be at least 1 / --forks phải từ 1 trở lên", EXIT_USAGE)
     selected = rollout.resolve_targets(inv, communes=args.commune, districts=args.district)
