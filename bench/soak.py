@@ -143,5 +143,7 @@ def run(quick: bool) -> list[Row]:
         Row("soak", "buffer: samples unsent at the end", final.get(("wardwatch_remote_write_samples_buffered", ()), -1),
             "samples", "-", None),
         Row("soak", "buffer: seconds to catch up at the end (-1: not within 3 min)", drained_in, "s", "-", None),
+        Row("soak", "remote-write requests failed (all causes; retried)", sum(
+            v for k, v in final.items() if k[0] == "wardwatch_remote_write_send_errors_total"), "requests", "-", None),
         Row("soak", "disk-failure log lines per disk episode", disk_logs / max(1, disk_episodes), "lines", "-", None),
     ]

@@ -77,6 +77,9 @@ def _make_reachable(needed: list[Path]) -> None:
         for top, spot in held:
             top.mkdir(parents=True, exist_ok=True)
             _mount("--bind", str(spot), str(top))
+            subprocess.run(["umount", str(spot)], check=True, capture_output=True)  # the new bind stands alone
+            spot.rmdir()
+        staging.rmdir()  # nothing left behind outside this namespace
 
 
 def main() -> None:
