@@ -16,17 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from exporters.prompb import varint
+
 _MAX_OFFSET = 65535      # 2-byte-offset copies reach back this far
 _MIN_INPUT_FOR_MATCHING = 16
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _emit_literal(out: bytearray, data: bytes, start: int, end: int) -> None:
@@ -90,7 +83,7 @@ def _match_length(data: bytes, a: int, b: int, n: int) -> int:
 def compress_python(data: bytes) -> bytes:
     data = bytes(data)
     n = len(data)
-    out = bytearray(_varint(n))
+    out = bytearray(varint(n))
     if n < _MIN_INPUT_FOR_MATCHING:
         _emit_literal(out, data, 0, n)
         return bytes(out)
