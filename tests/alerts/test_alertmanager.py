@@ -12,14 +12,17 @@ from alerting_support import WebhookReceiver, alertmanager, alertmanager_test_co
 from support import need
 
 
-def alert(name: str, severity: str, scope: str, ends_in: float = 600, starts_ago: float = 0,
-          **labels: str) -> dict:
-    # Starting now, as Prometheus sends an alert that just fired: Alertmanager flushes a group at
-    # once, without group_wait, for alerts older than group_wait, before inhibition has seen them.
-    now = datetime.now(timezone.utc)
+def alert(name: str, severity: str, scope: str, **labels: str) -> dict:
     return {"labels": {"alertname": name, "severity": severity, "scope": scope, **labels},
-            "annotations": {"summary_vi": f"{name} (vi)", "summary_en": f"{name} (en)"},
-            "startsAt": (now - timedelta(seconds=starts_ago)).isoformat(),
+            "annotations": {"summary_vi": f"{name} (vi)", "summary_en": f"{name} (en)"}}
+
+
+def stamped(a: dict, ends_in: float = 600, starts_ago: float = 0) -> dict:
+    """`a` as Prometheus sends it at this moment. Stamped when posted, not when this module is
+    imported: an alert older than group_wait makes Alertmanager flush its group at once, before
+    inhibition has seen the rest of the batch (a race lost under load, minutes into a test run)."""
+    now = datetime.now(timezone.utc)
+    return {**a, "startsAt": (now - timedelta(seconds=starts_ago)).isoformat(),
             "endsAt": (now + timedelta(seconds=ends_in)).isoformat()}
 
 
@@ -92,7 +95,7 @@ INHIBITED = {
 def test_routing_and_inhibition_in_a_real_alertmanager(tmp_path):
     assert {key(a) for a in POSTED} == {k for _, k in DELIVERED} | INHIBITED
     with WebhookReceiver() as hook, alertmanager(tmp_path, alertmanager_test_config(hook)) as am:
-        post_alerts(am, POSTED)
+        post_alerts(am, [stamped(a) for a in POSTED])
 
         def delivered() -> set:
             return {(r, key(a)) for r, a in hook.received("firing")}
@@ -118,8 +121,8 @@ def test_routing_and_inhibition_in_a_real_alertmanager(tmp_path):
 
         # The link comes back: ba_trai's PC and commune alerts are sent now; the printer of the
         # still-down PC stays inhibited by that PC's PCDown.
-        back = alert("CommuneLinkDown", "critical", "commune", ends_in=-1, starts_ago=60, **BV, commune="ba_trai",
-                     cause="all_pcs_unreachable")
+        back = stamped(alert("CommuneLinkDown", "critical", "commune", **BV, commune="ba_trai",
+                             cause="all_pcs_unreachable"), ends_in=-1, starts_ago=60)
         post_alerts(am, [back])
         now_sent = {("support-ba_vi", ("PCDown", "warning", "ba_trai", "bt-pc01", "")),
                     ("support-ba_vi-critical", ("NoWorkingPrinter", "critical", "ba_trai", "", ""))}

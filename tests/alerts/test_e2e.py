@@ -146,14 +146,16 @@ def readiness_source():
         yield Source(fleet, address)
 
 
-def readiness_seen(prom: str) -> dict[tuple[str, str], frozenset[str]]:
-    """Per commune, the reasons the rules find (empty: READY); READY agrees with no reason."""
+def readiness_seen(prom: str) -> dict[tuple[str, str], frozenset[str]] | None:
+    """Per commune, the reasons the rules find (empty: READY), once READY agrees with no reason
+    everywhere; None before that (the two queries can fall either side of a rule evaluation)."""
     ready = {(r["metric"]["district"], r["metric"]["commune"]): r["value"][1]
              for r in prometheus_query(prom, "commune:wardwatch_ready:bool")}
     reasons: dict[tuple[str, str], set[str]] = {k: set() for k in ready}
     for r in prometheus_query(prom, "commune:wardwatch_not_ready_reason:bool == 1"):
         reasons.setdefault((r["metric"]["district"], r["metric"]["commune"]), set()).add(r["metric"]["reason"])
-    assert all(ready.get(k) == ("0" if v else "1") for k, v in reasons.items()), (ready, reasons)
+    if not all(ready.get(k) == ("0" if v else "1") for k, v in reasons.items()):
+        return None
     return {k: frozenset(v) for k, v in reasons.items()}
 
 
