@@ -4,11 +4,10 @@ the same directory and renamed, so the collector never sees half a file."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from agent.config import ConfigError, Settings
+from agent.files import write_atomic
 from exporters.exposition import Exposition
 
 FILE_NAME = "wardwatch.prom"
@@ -25,14 +24,4 @@ class TextfileWriter:
         self.exposition = exposition
 
     def write(self) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".wardwatch.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(self.exposition.body())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, self.exposition.body())

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from agent.files import fsync_dir, write_atomic
+
 log = logging.getLogger("wardwatch.wal")
 
 MAGIC = b"wwrwal01"
@@ -159,19 +161,6 @@ def _segment_files(directory: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # Windows cannot open a directory; NTFS metadata is journaled
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class Buffer:
     """Thread-safe: the recorder appends, the sender reads and advances."""
 
@@ -202,7 +191,8 @@ class Buffer:
 
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / (PROGRESS + ".tmp")).unlink(missing_ok=True)
+        for left in self.directory.glob(f".{PROGRESS}.*.tmp"):  # a save cut short by a crash
+            left.unlink(missing_ok=True)
         files = _segment_files(self.directory)
         for index, path in files:
             data = path.read_bytes()
@@ -318,7 +308,7 @@ class Buffer:
                 path.unlink(missing_ok=True)
             raise
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._segments.append(_Segment(index, path, len(MAGIC)))
 
     def _rotate(self) -> None:
@@ -392,21 +382,11 @@ class Buffer:
         """Save the pointer; when the disk refuses, it is kept in memory and saved at the next chance."""
         doc = {"segment": self._pointer.segment, "offset": self._pointer.offset,
                "last_timestamp_ms": self._last_stamp}
-        tmp = self.directory / (PROGRESS + ".tmp")
         try:
-            with tmp.open("w", encoding="utf-8") as f:
-                json.dump(doc, f)
-                f.flush()
-                if self.fsync:
-                    os.fsync(f.fileno())
-            os.replace(tmp, self.directory / PROGRESS)
+            write_atomic(self.directory / PROGRESS, json.dumps(doc).encode(), mode=None, fsync=self.fsync)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             self._failed("save the progress file", e)
             return
-        if self.fsync:
-            _fsync_dir(self.directory)
         self._works("save the progress file")
 
     def _bytes(self) -> int:

@@ -8,10 +8,10 @@ import datetime as dt
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from agent import files
 from fleet import readiness as rd
 from fleet import report_render
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FleetError
@@ -104,25 +104,15 @@ def parse_time(text: str, now: float | None = None) -> float:
     return at
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_out(path: Path, data: bytes) -> None:
     """All or nothing: a temp file in the same directory, fsync, rename."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FleetError(f"--out {path}: directory {directory} does not exist / thư mục không tồn tại", EXIT_USAGE)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        files.write_atomic(path, data)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise FleetError(f"--out {path}: cannot write / không ghi được: {e.strerror or e}", EXIT_USAGE) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -168,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
                       progress=progress)
     text = report_render.render(report, args.format, lang)
     if args.out:
-        write_atomic(Path(args.out), text.encode("utf-8"))
+        write_out(Path(args.out), text.encode("utf-8"))
         progress.note("wrote", path=args.out)
     else:
         sys.stdout.write(text)

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from agent.files import write_atomic
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
 from fleet.inventory import Inventory, default_playbooks_dir
 
@@ -269,9 +270,7 @@ class Store:
             entry.pop("task", None)
             hosts[name] = {**entry, "run": result.ident, "at": now}
         doc = {"hosts": dict(sorted(hosts.items())), "last_run": result.ident}
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode())
 
     def to_retry(self) -> list[str]:
         return sorted(n for n, h in self.load().items() if h.get("status") in TO_RETRY)

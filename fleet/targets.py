@@ -13,11 +13,10 @@ the same bytes. Files of districts no longer in the inventory are removed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.files import write_atomic
 from fleet.errors import FleetError
 from fleet.inventory import COMMUNE_PREFIX, DISTRICT_PREFIX, Host, Inventory, no_gc
 
@@ -74,20 +73,6 @@ class WriteResult:
     removed: list[str]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_targets(inventory: Inventory, out_dir: str | Path) -> WriteResult:
     out = Path(out_dir)
     try:
@@ -106,7 +91,7 @@ def write_targets(inventory: Inventory, out_dir: str | Path) -> WriteResult:
             except OSError:
                 same = False
             if not same:
-                write_atomic(path, text)
+                write_atomic(path, text.encode("utf-8"))
                 changed.append(path.name)
         for stale in sorted(out.glob(FILE_GLOB)):
             if stale.stem not in groups:

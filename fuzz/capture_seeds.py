@@ -9,7 +9,9 @@ agent's own clients, into fuzz/corpus/<target>/ (run once by hand; the results a
 - sane: `scanimage -L` of SANE's test backend;
 - dns: dnsmasq's answers to the agent's own queries (A found, AAAA found, NXDOMAIN, REFUSED);
 - icmp: the kernel's echo reply to the agent's own echo request on 127.0.0.1 (datagram socket);
-- snmp: the walked columns of each recording in shared/fixtures/snmprec.
+- snmp: the walked columns of each recording in shared/fixtures/snmprec;
+- snmp_message: snmpsim's raw answers, serving those recordings, to the agent's own requests
+  (a GETBULK of every column wardwatch walks, v2c; a GETNEXT, v1).
 """
 
 from __future__ import annotations
@@ -167,10 +169,24 @@ def capture_snmp() -> None:
         save("snmp", rec.stem + ".snmprec", ("\n".join(lines) + "\n").encode())
 
 
+def capture_snmp_messages(tmp: Path) -> None:
+    from printing import snmpsim
+
+    from agent.devices import snmp, snmp_printer
+
+    with snmpsim(tmp) as port, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+        for rec in sorted(p.stem for p in (REPO.parent / "shared" / "fixtures" / "snmprec").glob("*.snmprec")):
+            for version, pdu, label in ((snmp.V2C, snmp.GET_BULK, "getbulk"), (snmp.V1, snmp.GET_NEXT, "getnext")):
+                s.send(snmp.encode_request(version, rec.encode(), 1, pdu, snmp_printer.COLUMNS, 8))
+                save("snmp_message", f"{rec}-{label}.ber", s.recv(65536))
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wardwatch-seeds-") as t:
         tmp = Path(t)
-        for step in (capture_ipp, capture_sane, capture_dns, capture_agent_files):
+        for step in (capture_ipp, capture_sane, capture_dns, capture_agent_files, capture_snmp_messages):
             sub = tmp / step.__name__
             sub.mkdir()
             step(sub)

@@ -25,7 +25,7 @@ from pathlib import Path
 from agent import config as cfg
 from agent.collectors import REGISTRY
 from agent.collectors.base import Context
-from agent.devices import escl, ipp, ipp_status, sane, snmp_printer
+from agent.devices import escl, ipp, ipp_status, sane, snmp, snmp_printer
 from agent.devices.printer_status import PROBLEMS
 from agent.platform import linux, windows, windows_devices
 from agent.platform.linux import LinuxPlatform
@@ -189,7 +189,7 @@ _SNMP_INT_TAGS = {"2", "65", "66", "67", "70"}
 
 def snmprec_tables(text: str) -> dict[tuple[int, ...], list[tuple[tuple[int, ...], object]]]:
     """snmpsim's recording format (OID|tag|value per line) as the columns `snmp_printer.fetch`
-    would have walked: {column: [(index, value)]}, values int, bytes or OID as pysnmp gives them."""
+    would have walked: {column: [(index, value)]}, values int, bytes or OID as agent.devices.snmp gives them."""
     tables: dict[tuple[int, ...], list[tuple[tuple[int, ...], object]]] = {}
     for line in text.splitlines():
         oid_text, _, rest = line.partition("|")
@@ -230,6 +230,20 @@ def _snmp(data: bytes) -> object:
             assert set(snmp_printer.decode_error_state(value)) <= set(snmp_printer.ERROR_STATE_BITS)
     snmp_printer.decode_error_state(data[:4])
     return st
+
+
+def _snmp_message(data: bytes) -> object:
+    """A datagram from a printer's SNMP agent, decoded, and the printer status built from its bindings."""
+    r = snmp.decode_response(data)
+    assert r.version in (snmp.V1, snmp.V2C)
+    tables: dict[tuple[int, ...], list[tuple[tuple[int, ...], object]]] = {}
+    for oid, value in r.var_binds:
+        assert oid and all(isinstance(arc, int) and arc >= 0 for arc in oid), oid
+        assert value is None or isinstance(value, (int, bytes, tuple)), value
+        column = next((c for c in snmp_printer.COLUMNS if oid[:len(c)] == c and len(oid) > len(c)), None)
+        if column is not None and value is not None:
+            tables.setdefault(column, []).append((oid[len(column):], value))
+    return snmp_printer.decode(tables)
 
 
 def _sane(data: bytes) -> object:
@@ -391,6 +405,7 @@ TARGETS: dict[str, Target] = {
     "windows_cim_datetime": Target(_cim_datetime, ()),
     "ipp": Target(_ipp, (ipp.IppError,)),
     "snmp": Target(_snmp, ()),
+    "snmp_message": Target(_snmp_message, (snmp.BerError,)),
     "sane": Target(_sane, ()),
     "escl": Target(_escl, (escl.EsclError,)),
     "dns": Target(_dns, (dns.DNSFormatError,)),

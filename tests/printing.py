@@ -32,6 +32,15 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def udp_port_bound(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
 # --- cupsd ---------------------------------------------------------------------------
 
 @dataclass
@@ -193,27 +202,30 @@ def ippeveprinter(tmp: Path, name: str = "Máy in thử", command: str | None = 
 # --- snmpsim -----------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def snmpsim(tmp: Path, communities: dict[str, str] | None = None) -> Iterator[int]:
-    """snmpsim on a free loopback UDP port serving the recordings; yields the port.
+def snmpsim(tmp: Path, communities: dict[str, str] | None = None, host: str = "127.0.0.1",
+            port: int | None = None, recordings_dir: Path = SNMPREC_DIR) -> Iterator[int]:
+    """snmpsim on a free loopback UDP port (or `host`:`port`) serving the recordings; yields the port.
 
     `communities` maps a community to a recording's name (default: each recording
     under its own name). As root, snmpsim insists on --process-user/--process-group;
     it stays root then, so the Python it runs from (a venv, pyenv) stays readable."""
     data = tmp / f"snmpsim-data-{free_port()}"
     data.mkdir(parents=True)
-    recordings = sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec"))
+    recordings = sorted(p.stem for p in recordings_dir.glob("*.snmprec"))
     for community, recording in (communities or {r: r for r in recordings}).items():
-        shutil.copyfile(SNMPREC_DIR / f"{recording}.snmprec", data / f"{community}.snmprec")
-    port = free_udp_port()
+        shutil.copyfile(recordings_dir / f"{recording}.snmprec", data / f"{community}.snmprec")
+    port = port or free_udp_port(host)
     sibling = Path(sys.executable).parent / "snmpsim-command-responder"  # the tests' own environment first
     exe = str(sibling) if sibling.exists() else need("snmpsim-command-responder")
-    args = [exe, f"--data-dir={data}", f"--agent-udpv4-endpoint=127.0.0.1:{port}",
-            f"--cache-dir={tmp / 'snmpsim-cache'}", "--logging-method=stderr", "--log-level=error"]
+    args = [exe, f"--data-dir={data}", f"--agent-udpv4-endpoint={host}:{port}",
+            f"--cache-dir={data}-cache", "--logging-method=stderr", "--log-level=error"]
     if os.geteuid() == 0:
         args += ["--process-user=root", "--process-group=root"]
-    log = tmp / f"snmpsim-{port}.log"
+    log = tmp / f"snmpsim-{host}-{port}.log"
+    # snmpsim says it listens a moment before its socket is bound
     with process(args, log=log, timeout=60,
-                 ready=lambda: "Listening at UDP/IPv4 endpoint" in log.read_text(errors="replace")):
+                 ready=lambda: "Listening at UDP/IPv4 endpoint" in log.read_text(errors="replace")
+                 and udp_port_bound(port, host)):
         yield port
 
 

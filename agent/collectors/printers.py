@@ -6,12 +6,17 @@ Network printers are queried side by side (at most `concurrency` at once), each
 within `device_timeout`; one dead printer costs its own timeout, not everyone's.
 With the default config (no printers listed) only local queues are read, and only
 if a local CUPS answers; nothing leaves the PC.
+
+Discovery (off by default) asks every address of the subnets listed, one SNMP request
+each, at most `DISCOVERY_CONCURRENCY` at once, and again every `discovery.every`; the
+printers found are then asked like configured ones (SNMP only), named by their address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import ipaddress
 import logging
 import re
@@ -25,6 +30,7 @@ from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
 
 LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
+DISCOVERY_CONCURRENCY = 64
 log = logging.getLogger("wardwatch.printers")
 
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?$")
@@ -76,6 +82,40 @@ PRINTER_ITEM = Section("printer", "A network printer.", (
 ), check=_check_printer)
 
 
+def discovery_networks(d: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for text in d.subnets:
+        try:
+            nets.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            raise InvalidSettingError("subnets", f"not a network in CIDR form (e.g. 192.168.1.0/24): {text!r}") \
+                from None
+    total = sum(n.num_addresses for n in nets)
+    if total > d.max_addresses:
+        raise InvalidSettingError("subnets", f"{total} addresses in all, more than max_addresses ({d.max_addresses})")
+    return nets
+
+
+def _check_discovery(d: Settings) -> None:
+    if not discovery_networks(d) and d.enabled:
+        raise InvalidSettingError("subnets", "discovery is enabled but no subnet is listed")
+
+
+DISCOVERY = Section("discovery", "Finding SNMP printers on the office subnet: off by default, only the subnets "
+                    "listed, one SNMP request per address, bounded by max_addresses.", (
+    Option("enabled", "bool", False, "Scan the subnets for printers."),
+    Option("subnets", "list[str]", [], "Networks to scan, in CIDR form (e.g. 192.168.1.0/24)."),
+    Option("max_addresses", "int", 256, "Subnets with more addresses than this in all are refused.",
+           minimum=1, maximum=4096),
+    Option("every", "duration", 3600.0, "Time between scans; in between, the printers found are asked at each "
+           "collection like configured ones.", minimum=60),
+    Option("community", "str", "public", "SNMP community of the scan and of the printers found.", secret=True),
+    Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c")),
+    Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
+    Option("timeout", "duration", 1.0, "Time an address is given to answer the scan.", minimum=0.05),
+), check=_check_discovery)
+
+
 @dataclass(frozen=True)
 class NetworkPrinter:
     name: str
@@ -122,6 +162,7 @@ class PrintersCollector(Collector):
                "device_timeout x ceil(printers / concurrency).", minimum=0.1),
         ListOf("printers", "Network printers to ask over IPP and SNMP (none by default).", PRINTER_ITEM,
                unique="name"),
+        DISCOVERY,
     )
     default_interval = 60.0
     default_timeout = 30.0
@@ -129,6 +170,8 @@ class PrintersCollector(Collector):
     def __init__(self, settings: Settings, context) -> None:
         super().__init__(settings, context)
         self.network = network_printers(list(settings.printers))
+        self._discovered: list[NetworkPrinter] = []
+        self._scanned_at: float | None = None  # monotonic time of the last discovery scan
         self._known: dict[str, tuple[float, SourceStatus]] = {}  # local queues seen: last (monotonic) time, status
         self._errors: dict[tuple[str, str], str] = {}  # (printer or "", source) -> last error logged
 
@@ -181,32 +224,49 @@ class PrintersCollector(Collector):
                                          problems={MISSING}, make_model=last.make_model)
         return out, True
 
-    def _network(self) -> dict[str, list[SourceStatus]]:
-        if not self.network:
-            return {}
-        return asyncio.run(self._ask_all())
+    def _discover(self, now: float) -> list[NetworkPrinter]:
+        """The printers the last scan found (scanning again when it is time), configured ones left out."""
+        d = self.settings.discovery
+        if not d.enabled:
+            return []
+        if self._scanned_at is not None and now - self._scanned_at < d.every:
+            return self._discovered
+        known = {p.address.lower() for p in self.network} | {p.name for p in self.network}
+        targets = [snmp_printer.Target(str(a), d.snmp_port, d.community, d.version, d.timeout, 0)
+                   for net in discovery_networks(d) for a in (net.hosts() if net.num_addresses > 2 else net)
+                   if str(a) not in known]
+        found = asyncio.run(snmp_printer.discover(targets, DISCOVERY_CONCURRENCY))
+        before = {p.address for p in self._discovered}
+        self._discovered = [NetworkPrinter(t.host, t.host, "", None, dataclasses.replace(t, retries=1)) for t in found]
+        self._scanned_at = now
+        if {p.address for p in self._discovered} != before:
+            log.info("discovery: %d printers found among %d addresses: %s", len(found), len(targets),
+                     ", ".join(t.host for t in found) or "none")
+        return self._discovered
 
-    async def _ask_all(self) -> dict[str, list[SourceStatus]]:
+    def _network(self, printers: list[NetworkPrinter]) -> dict[str, list[SourceStatus]]:
+        if not printers:
+            return {}
+        return asyncio.run(self._ask_all(printers))
+
+    async def _ask_all(self, printers: list[NetworkPrinter]) -> dict[str, list[SourceStatus]]:
         limit = asyncio.Semaphore(self.settings.concurrency)
-        session = snmp_printer.Session()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.settings.concurrency,
                                                      thread_name_prefix="ipp")
         try:
             async def one(p: NetworkPrinter) -> tuple[str, list[SourceStatus]]:
                 async with limit:
-                    return p.name, await self._ask(p, session, pool)
+                    return p.name, await self._ask(p, pool)
 
-            results = await asyncio.gather(*(one(p) for p in self.network))
+            results = await asyncio.gather(*(one(p) for p in printers))
         finally:
-            session.close()
             pool.shutdown(wait=False, cancel_futures=True)
         for name, statuses in results:
             for st in statuses:
                 self._note(name, st.source, st.error)
         return dict(results)
 
-    async def _ask(self, p: NetworkPrinter, session: snmp_printer.Session,
-                   pool: concurrent.futures.Executor) -> list[SourceStatus]:
+    async def _ask(self, p: NetworkPrinter, pool: concurrent.futures.Executor) -> list[SourceStatus]:
         timeout = self.settings.device_timeout
         loop = asyncio.get_running_loop()
         jobs = []
@@ -215,7 +275,7 @@ class PrintersCollector(Collector):
             jobs.append(("ipp", loop.run_in_executor(pool, lambda: ipp_status.status_from_attributes(
                 ipp.get_printer_attributes(endpoint, timeout), "ipp"))))
         if p.snmp is not None:
-            jobs.append(("snmp", self._snmp(session, p.snmp)))
+            jobs.append(("snmp", self._snmp(p.snmp)))
         answers = await asyncio.gather(*(asyncio.wait_for(j, timeout) for _, j in jobs), return_exceptions=True)
         out = []
         for (source, _), answer in zip(jobs, answers, strict=True):
@@ -228,8 +288,8 @@ class PrintersCollector(Collector):
         return out
 
     @staticmethod
-    async def _snmp(session: snmp_printer.Session, target: snmp_printer.Target) -> SourceStatus:
-        return snmp_printer.decode(await session.fetch(target))
+    async def _snmp(target: snmp_printer.Target) -> SourceStatus:
+        return snmp_printer.decode(await snmp_printer.fetch(target))
 
     # --- views -------------------------------------------------------------------
 
@@ -237,9 +297,10 @@ class PrintersCollector(Collector):
         # monotonic: a clock set back or forward neither keeps a vanished queue forever nor forgets it at once
         now = time.monotonic() if now is None else now
         local, spooler_up = self._local(now)
-        network = self._network()
+        printers = self.network + self._discover(now)
+        network = self._network(printers)
         bound: dict[str, SourceStatus] = {}
-        for p in self.network:
+        for p in printers:
             queue = p.queue or (p.name if p.name in local else "") or next(
                 (n for n, s in sorted(local.items()) if s.address and s.address.lower() == p.address.lower()
                  and n not in bound), "")
@@ -254,7 +315,7 @@ class PrintersCollector(Collector):
         views = [merge(name, [status], supply_low_ratio=s.supply_low_ratio, queue_stuck_after=s.queue_stuck_after)
                  for name, status in sorted(local.items()) if name not in bound]
         views += [merge(p.name, network.get(p.name, []), supply_low_ratio=s.supply_low_ratio,
-                        queue_stuck_after=s.queue_stuck_after) for p in self.network]
+                        queue_stuck_after=s.queue_stuck_after) for p in printers]
         return views, spooler_up
 
     def collect(self) -> list[Sample]:
@@ -262,6 +323,8 @@ class PrintersCollector(Collector):
         out: list[Sample] = []
         if spooler_up is not None:
             out.append(sample("wardwatch_printer_spooler_up", int(spooler_up)))
+        if self.settings.discovery.enabled:
+            out.append(sample("wardwatch_printers_discovered", len(self._discovered)))
         for v in views:
             out += samples(v)
         return out

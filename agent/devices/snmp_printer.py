@@ -1,7 +1,7 @@
 """Printer-MIB (RFC 3805) and HOST-RESOURCES-MIB (RFC 2790) over SNMP v1/v2c.
 
-`fetch()` walks the few table columns wardwatch reads, with pysnmp's asyncio API
-(no MIB files: raw OIDs, no lookups); `decode()` turns the walked columns into a
+`fetch()` walks the few table columns wardwatch reads (agent.devices.snmp:
+raw OIDs, no MIB files); `decode()` turns the walked columns into a
 `SourceStatus` and is a pure function, tested on the recordings in
 shared/fixtures/snmprec as well as through snmpsim.
 """
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.devices import snmp
 from agent.devices.printer_status import (
     DOOR_OPEN,
     JAMMED,
@@ -277,120 +278,112 @@ MAX_ROWS_PER_COLUMN = 128
 MAX_REQUESTS = 200
 
 
-def _native(value: Any) -> Any:
-    from pyasn1.type import univ
-
-    if isinstance(value, univ.Null):  # noSuchObject, noSuchInstance, endOfMibView
-        return None
-    if isinstance(value, univ.OctetString):
-        return bytes(value.asOctets())
-    if isinstance(value, univ.ObjectIdentifier):
-        return tuple(value)
-    if isinstance(value, univ.Integer):
-        return int(value)
-    return None
-
-
-class Session:
-    """One pysnmp engine for one asyncio loop; many targets may be walked through it at once."""
-
-    def __init__(self) -> None:
-        from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
-
-        self.engine = SnmpEngine()
-
-    def close(self) -> None:
-        self.engine.close_dispatcher()
-
-    async def fetch(self, target: Target,
-                    groups: Sequence[tuple[Sequence[OID], int]] = WALK_GROUPS) -> dict[OID, Column]:
-        from pysnmp.hlapi.v3arch.asyncio import CommunityData, Udp6TransportTarget, UdpTransportTarget
-
-        auth = CommunityData(target.community, mpModel=0 if target.version == "v1" else 1)
-        transport_cls = Udp6TransportTarget if ":" in target.host else UdpTransportTarget
-        try:
-            transport = await transport_cls.create((target.host, target.port), timeout=target.timeout,
-                                                   retries=target.retries)
-        except Exception as e:  # noqa: BLE001 - pysnmp raises its own error for unresolvable names
-            raise SnmpError(f"cannot resolve {target.host}: {e}") from None
-        results = await asyncio.gather(*(self._walk(auth, transport, target.version, columns, repetitions)
+async def fetch(target: Target,
+                groups: Sequence[tuple[Sequence[OID], int]] = WALK_GROUPS) -> dict[OID, Column]:
+    """The columns of `groups` walked, each group's columns side by side; the groups at once."""
+    version = snmp.V1 if target.version == "v1" else snmp.V2C
+    try:
+        agent = await snmp.Agent.open(target.host, target.port, version, target.community.encode(),
+                                      target.timeout, target.retries)
+    except OSError as e:
+        raise SnmpError(f"cannot reach {target.host}: {e.strerror or e}") from None
+    try:
+        results = await asyncio.gather(*(_walk(agent, columns, repetitions)
                                          for columns, repetitions in groups))
-        out: dict[OID, Column] = {}
-        for r in results:
-            out.update(r)
-        return out
+    finally:
+        agent.close()
+    out: dict[OID, Column] = {}
+    for r in results:
+        out.update(r)
+    return out
 
-    async def _request(self, auth: Any, transport: Any, version: str, oids: Sequence[OID],
-                       repetitions: int) -> tuple[Any, int, int, list[tuple[Any, Any]]]:
-        """One GETNEXT (v1) or GETBULK (v2c) with raw OIDs: pysnmp's command generator is
-        driven directly, so no MIB is ever loaded or resolved (hlapi would, at every request)."""
-        from pysnmp.entity.rfc3413 import cmdgen
-        from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
-        from pysnmp.proto.rfc1902 import Null, ObjectName
+async def _request(agent: snmp.Agent, oids: Sequence[OID], repetitions: int) -> snmp.Response:
+    """One GETNEXT (v1) or GETBULK (v2c)."""
+    try:
+        if agent.version == snmp.V1:
+            return await agent.request(snmp.GET_NEXT, oids)
+        return await agent.request(snmp.GET_BULK, oids, repetitions)
+    except snmp.NoAnswerError as e:
+        raise SnmpError(f"no SNMP answer (wrong community or SNMP off?): {e}") from None
+    except snmp.UnreachableError as e:
+        raise SnmpError(f"no SNMP agent there: {e}") from None
 
-        addr_name, _ = CommandGeneratorLcdConfigurator().configure(self.engine, auth, transport, "")
-        future = asyncio.get_running_loop().create_future()
-
-        def done(engine, handle, error, status, index, var_binds, ctx) -> None:  # noqa: ARG001
-            if not future.done():
-                future.set_result((error, int(status or 0), int(index or 0), list(var_binds or ())))
-
-        var_binds = [(ObjectName(oid), Null("")) for oid in oids]
-        if version == "v1":
-            cmdgen.NextCommandGeneratorSingleRun().send_varbinds(self.engine, addr_name, None, "", var_binds, done)
-        else:
-            cmdgen.BulkCommandGeneratorSingleRun().send_varbinds(self.engine, addr_name, None, "", 0, repetitions,
-                                                                 var_binds, done)
-        return await future
-
-    async def _walk(self, auth: Any, transport: Any, version: str, columns: Sequence[OID],
-                    repetitions: int) -> dict[OID, Column]:
-        """Walk several columns side by side (GETBULK for v2c, GETNEXT for v1) until each leaves its subtree;
-        a table longer than the first request asks for twice as many rows at the next."""
-        results: dict[OID, Column] = {c: [] for c in columns}
-        cursor: dict[OID, OID] = {c: c for c in columns}
-        active = list(columns)
-        too_big = False
-        for _ in range(MAX_REQUESTS):
-            if not active:
-                break
-            err, status, index, answer = await self._request(auth, transport, version,
-                                                             [cursor[c] for c in active], repetitions)
-            if err:
-                raise SnmpError(_describe(err))
-            if status:
-                if status == 2 and version == "v1" and 0 < index <= len(active):
-                    active.pop(index - 1)  # noSuchName: that column ran off the end of the MIB
-                    continue
-                if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows at once, from now on
-                    repetitions, too_big = max(1, repetitions // 2), True
-                    continue
-                raise SnmpError(f"SNMP error status {status}")
-            if not answer:
-                break
-            done: set[OID] = set()
-            width = len(active)
-            for i, (name, value) in enumerate(answer):
-                column = active[i % width]
-                if column in done:
-                    continue
-                oid = tuple(name)
-                native = _native(value)
-                if native is None or oid[:len(column)] != column or oid <= cursor[column]:
-                    done.add(column)
-                    continue
-                results[column].append((oid[len(column):], native))
-                cursor[column] = oid
-                if len(results[column]) >= MAX_ROWS_PER_COLUMN:
-                    done.add(column)
-            active = [c for c in active if c not in done]
-            if not too_big:
-                repetitions = min(repetitions * 2, 32)
-        return results
+async def _walk(agent: snmp.Agent, columns: Sequence[OID], repetitions: int) -> dict[OID, Column]:
+    """Walk several columns side by side (GETBULK for v2c, GETNEXT for v1) until each leaves its subtree;
+    a table longer than the first request asks for twice as many rows at the next."""
+    results: dict[OID, Column] = {c: [] for c in columns}
+    cursor: dict[OID, OID] = {c: c for c in columns}
+    active = list(columns)
+    too_big = False
+    for _ in range(MAX_REQUESTS):
+        if not active:
+            break
+        response = await _request(agent, [cursor[c] for c in active], repetitions)
+        status, index, answer = response.error_status, response.error_index, response.var_binds
+        if status:
+            if status == 2 and agent.version == snmp.V1 and 0 < index <= len(active):
+                active.pop(index - 1)  # noSuchName: that column ran off the end of the MIB
+                continue
+            if status == 1 and repetitions > 1:  # tooBig: ask for fewer rows at once, from now on
+                repetitions, too_big = max(1, repetitions // 2), True
+                continue
+            raise SnmpError(f"SNMP error status {status}")
+        if not answer:
+            break
+        done: set[OID] = set()
+        width = len(active)
+        for i, (oid, value) in enumerate(answer):
+            column = active[i % width]
+            if column in done:
+                continue
+            if value is None or oid[:len(column)] != column or oid <= cursor[column]:
+                done.add(column)
+                continue
+            results[column].append((oid[len(column):], value))
+            cursor[column] = oid
+            if len(results[column]) >= MAX_ROWS_PER_COLUMN:
+                done.add(column)
+        active = [c for c in active if c not in done]
+        if not too_big:
+            repetitions = min(repetitions * 2, 32)
+    return results
 
 
-def _describe(err: Any) -> str:
-    text_ = str(err)
-    if "timeout" in text_.lower():
-        return "no SNMP answer (timeout; wrong community or SNMP off?)"
-    return text_
+
+# --- discovery --------------------------------------------------------------------
+
+PRINTER_MIB = _oid("1.3.6.1.2.1.43")
+
+
+async def is_printer(target: Target) -> bool:
+    """One GETNEXT: does the agent at `target` say it is a printer (an hrDeviceType of
+    hrDevicePrinter, or anything in the Printer-MIB)? False for no answer or no SNMP."""
+    try:
+        agent = await snmp.Agent.open(target.host, target.port, snmp.V1 if target.version == "v1" else snmp.V2C,
+                                      target.community.encode(), target.timeout, target.retries)
+    except OSError:
+        return False
+    try:
+        response = await agent.request(snmp.GET_NEXT, [HR_DEVICE_TYPE, PRINTER_MIB])
+    except (snmp.NoAnswerError, snmp.UnreachableError):
+        return False
+    finally:
+        agent.close()
+    if response.error_status or len(response.var_binds) != 2:
+        return False
+    (type_oid, type_value), (mib_oid, mib_value) = response.var_binds
+    # endOfMibView (v2c) comes back under the OID asked: within the subtree, not beyond its root
+    return ((type_oid[:len(HR_DEVICE_TYPE)] == HR_DEVICE_TYPE and type_value == HR_DEVICE_PRINTER)
+            or (mib_oid[:len(PRINTER_MIB)] == PRINTER_MIB and mib_oid != PRINTER_MIB and mib_value is not None))
+
+
+async def discover(targets: Sequence[Target], concurrency: int) -> list[Target]:
+    """The targets that answer as printers, at most `concurrency` asked at once."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(t: Target) -> bool:
+        async with limit:
+            return await is_printer(t)
+
+    found = await asyncio.gather(*(one(t) for t in targets))
+    return [t for t, yes in zip(targets, found, strict=True) if yes]

@@ -15,11 +15,11 @@ import json
 import logging
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import psutil
 
+from agent.files import write_atomic
 from agent.wan.health import Counters
 
 log = logging.getLogger("wardwatch.wan")
@@ -63,31 +63,7 @@ class StateStore:
             for name, c in sorted(counters.items())}}
         data = json.dumps(doc, indent=1).encode()
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".wan-state.", suffix=".tmp", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.dir)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename itself durable; directories cannot be opened for this on Windows."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        write_atomic(self.path, data, mode=None)
 
 
 def _parse(raw: bytes) -> dict[str, Counters]:

@@ -71,7 +71,7 @@ def test_append_read_ack_round_trip_and_progress_survives_reopen(tmp_path):
     assert again.stats().oldest_timestamp_ms == 0
     assert again.last_timestamp_ms == written[-1][0]
     again.close()
-    assert not (tmp_path / "progress.tmp").exists()
+    assert not list(tmp_path.glob(".progress.*.tmp"))
     doc = json.loads((tmp_path / "progress").read_text())
     assert doc["last_timestamp_ms"] == written[-1][0]
 
@@ -343,10 +343,11 @@ def test_full_disk_loses_only_the_records_it_refused_and_counts_them(small_disk,
 
 def test_only_its_own_file_names_are_read_or_deleted(tmp_path):
     # docs/security.md, "paths from config": in remote_write.directory the buffer touches only names it makes
-    # itself (ten digits + .seg, progress, progress.tmp); anything else there is left alone
+    # itself (ten digits + .seg, progress, .progress.*.tmp); anything else there is left alone
     others = {"notes.txt": b"x", "1.seg": b"y", "00000000001.seg": b"z", "0000000001.seg.bak": b"w"}
     for name, data in others.items():
         (tmp_path / name).write_bytes(data)
+    (tmp_path / ".progress.k3j2.tmp").write_bytes(b'{"segm')  # a save cut short by a crash: removed
     clock = Clock()
     buf = Buffer(tmp_path, 1 << 20, 86400, segment_bytes=4096, clock=clock)
     fill(buf, clock, 40)
