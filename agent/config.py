@@ -269,6 +269,11 @@ THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one plac
            "the first of them).", minimum=1),
     Option("wan_cert_expiry_warning", "duration", 14 * 86400.0,
            "A TLS certificate expiring sooner than this fails `check`.", minimum=0),
+    Option("printer_supply_low_ratio", "float", 0.1,
+           "A toner or ink supply at or below this fraction is reported low (toner_low).", minimum=0, maximum=1),
+    Option("printer_queue_stuck_after", "duration", 900.0,
+           "A print queue whose oldest waiting job is older than this is reported stuck (queue_stuck).",
+           minimum=1),
 ))
 
 WEB = Section("web", "How /metrics is served.", (
@@ -505,7 +510,8 @@ SECRET = "<secret>"  # noqa: S105 - the placeholder shown instead of a secret, n
 
 def redacted(settings: Settings, section: Section | None = None) -> dict[str, Any]:
     """The settings as plain data, with the value of every secret option (an SNMP community) replaced
-    by <secret>: what `print-config` shows, safe to paste into a support ticket."""
+    by <secret> unless it is the documented default: what `print-config` shows, safe to paste into a
+    support ticket."""
     section = section or schema()
     out: dict[str, Any] = {}
     for child in section.children:
@@ -515,7 +521,7 @@ def redacted(settings: Settings, section: Section | None = None) -> dict[str, An
         elif isinstance(child, ListOf):
             out[child.key] = [redacted(item, child.item) for item in value]
         else:
-            out[child.key] = SECRET if child.secret and value else _plain(value)
+            out[child.key] = SECRET if child.secret and value and value != child.default else _plain(value)
     return out
 
 

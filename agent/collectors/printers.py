@@ -148,11 +148,6 @@ class PrintersCollector(Collector):
         Option("cups_server", "str", "",
                "The CUPS to read on Linux: a UNIX socket path or HOST:PORT. Empty: /run/cups/cups.sock, else "
                "localhost:631, if one answers; when none does, no queue is reported and that is not a failure."),
-        Option("queue_stuck_after", "duration", 900.0,
-               "A queue whose oldest waiting job is older than this is reported stuck (queue_stuck).", minimum=1),
-        Option("supply_low_ratio", "float", 0.1,
-               "A toner or ink supply at or below this fraction is reported low (toner_low).",
-               minimum=0, maximum=1),
         Option("forget_after", "duration", 86400.0,
                "A local queue that disappears is reported missing for this long, then forgotten.", minimum=0),
         Option("concurrency", "int", 8, "Network printers asked at the same time.", minimum=1, maximum=64),
@@ -311,11 +306,10 @@ class PrintersCollector(Collector):
                 source = next((q.source for q in local.values()), "queue")
                 network[p.name] = [SourceStatus(source, reachable=False, error=f"no queue named {p.queue!r}",
                                                 problems={MISSING}), *network.get(p.name, [])]
-        s = self.settings
-        views = [merge(name, [status], supply_low_ratio=s.supply_low_ratio, queue_stuck_after=s.queue_stuck_after)
-                 for name, status in sorted(local.items()) if name not in bound]
-        views += [merge(p.name, network.get(p.name, []), supply_low_ratio=s.supply_low_ratio,
-                        queue_stuck_after=s.queue_stuck_after) for p in printers]
+        t = self.context.config.thresholds
+        limits = {"supply_low_ratio": t.printer_supply_low_ratio, "queue_stuck_after": t.printer_queue_stuck_after}
+        views = [merge(name, [status], **limits) for name, status in sorted(local.items()) if name not in bound]
+        views += [merge(p.name, network.get(p.name, []), **limits) for p in printers]
         return views, spooler_up
 
     def collect(self) -> list[Sample]:

@@ -28,8 +28,8 @@ def cups(tmp_path_factory):
         yield c
 
 
-def cups_config(server: str, extra: str = "") -> str:
-    return f"collectors:\n  printers:\n    cups_server: \"{server}\"\n{extra}"
+def cups_config(server: str, extra: str = "", top: str = "") -> str:
+    return f"{top}collectors:\n  printers:\n    cups_server: \"{server}\"\n{extra}"
 
 
 def test_paused_queue_with_a_held_job(cups, tmp_path):
@@ -65,8 +65,8 @@ def test_paused_queue_with_a_held_job(cups, tmp_path):
     assert run.labels("wardwatch_printer_state", "state", printer=queue) == {"idle"}
     assert run.value("wardwatch_printer_jobs_waiting", printer=queue) == 1
 
-    # a job waiting longer than queue_stuck_after: the queue is stuck, which blocks printing
-    stuck = printers(cups_config(cups.server, "    queue_stuck_after: 1s\n"), tmp_path)
+    # a job waiting longer than printer_queue_stuck_after: the queue is stuck, which blocks printing
+    stuck = printers(cups_config(cups.server, top="thresholds:\n  printer_queue_stuck_after: 1s\n"), tmp_path)
     run = Run(stuck)
     assert run.problems(queue) == {"queue_stuck"}
     assert run.value("wardwatch_printer_up", printer=queue) == 0
