@@ -69,13 +69,18 @@ def _text(obj: dict[str, Any], key: str) -> str:
     return "" if v is None else str(v).strip()
 
 
-def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
+def _json_object(text: str) -> dict:
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
         raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
+    return doc
+
+
+def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
+    doc = _json_object(text)
     cs = _first(doc.get("ComputerSystem") or {})
     os_ = _first(doc.get("OperatingSystem") or {})
     bios = _first(doc.get("BIOS") or {})
@@ -99,12 +104,7 @@ def parse_system_info(text: str, hostname: str = "") -> SystemInfo:
 def parse_network(text: str) -> tuple[str | None, list[str]]:
     """(default gateway, DNS servers) from NETWORK_PS's JSON; ConvertTo-Json renders a one-element
     array as a bare string and an empty one as null."""
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
-        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
-    if not isinstance(doc, dict):
-        raise WindowsParseError("PowerShell output is not a JSON object")
+    doc = _json_object(text)
     gateway = doc.get("Gateway")
     if isinstance(gateway, list):
         gateway = gateway[0] if gateway else None
