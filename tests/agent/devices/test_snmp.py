@@ -149,9 +149,10 @@ def test_refusals_name_the_problem(data, message):
 class Responder:
     """A UDP socket on loopback playing an SNMP agent badly: `script` says what to do with each request."""
 
-    def __init__(self, script):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, script, host: str = "127.0.0.1"):
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
         self.script, self.seen = script, 0
@@ -170,7 +171,7 @@ class Responder:
 def ask(responder: Responder, timeout: float = 0.3, retries: int = 1):
     async def go():
         server = asyncio.create_task(responder.serve())
-        agent = await snmp.Agent.open("127.0.0.1", responder.port, snmp.V2C, b"public", timeout, retries)
+        agent = await snmp.Agent.open(responder.host, responder.port, snmp.V2C, b"public", timeout, retries)
         try:
             return await agent.request(snmp.GET_BULK, [SYS_DESCR], 4)
         finally:
@@ -190,6 +191,11 @@ def test_the_answer_to_the_retry_is_taken_after_a_lost_one_and_strays_are_ignore
         return [b"\x30\x03garbage", answer(request_id + 1, b"someone else's"), answer(request_id)]
     r = ask(Responder(script))
     assert r.var_binds == [(SYS_DESCR, b"Canon")]
+
+
+def test_a_printer_on_ipv6():
+    r = ask(Responder(lambda n, request_id: [answer(request_id, b"HP on ::1")], host="::1"))
+    assert r.var_binds == [(SYS_DESCR, b"HP on ::1")]
 
 
 def test_no_answer_after_every_retry_says_so_and_mentions_malformed_ones():
