@@ -183,10 +183,35 @@ def capture_snmp_messages(tmp: Path) -> None:
                 save("snmp_message", f"{rec}-{label}.ber", s.recv(65536))
 
 
+def capture_snmp_v3_messages(tmp: Path) -> None:
+    from printing import snmpsim
+
+    from agent.devices import snmp, snmp_printer, snmp_usm
+    from fuzz.targets import _V3, V3_ENGINE_ID
+
+    v3 = [f"--v3-engine-id={V3_ENGINE_ID.hex()}", "--v3-user=wardwatch", "--v3-auth-proto=SHA",
+          "--v3-auth-key=m0t-cua-auth", "--v3-priv-proto=AES", "--v3-priv-key=m0t-cua-priv"]
+    with snmpsim(tmp, {"public": "brother-nc7700w"}, v3=v3) as port, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port))
+        security = snmp_usm.Security(_V3.usm)
+        s.send(security.discovery(1))
+        save("snmp_v3_message", "discovery-report.ber", s.recv(65536))
+        security.decode((CORPUS / "snmp_v3_message" / "discovery-report.ber").read_bytes())
+        s.send(security.encode(2, snmp.encode_pdu(snmp.GET_BULK, 2, snmp_printer.COLUMNS, 8)))
+        save("snmp_v3_message", "getbulk-authpriv.ber", s.recv(65536))
+        wrong = snmp_usm.Security(snmp_usm.Usm("wardwatch", "SHA", "sai-mat-khau", "AES", "m0t-cua-priv", "public"))
+        wrong.decode((CORPUS / "snmp_v3_message" / "discovery-report.ber").read_bytes())
+        s.send(wrong.encode(3, snmp.encode_pdu(snmp.GET_BULK, 3, snmp_printer.COLUMNS, 8)))
+        save("snmp_v3_message", "wrong-digest-report.ber", s.recv(65536))
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wardwatch-seeds-") as t:
         tmp = Path(t)
-        for step in (capture_ipp, capture_sane, capture_dns, capture_agent_files, capture_snmp_messages):
+        for step in (capture_ipp, capture_sane, capture_dns, capture_agent_files, capture_snmp_messages,
+                     capture_snmp_v3_messages):
             sub = tmp / step.__name__
             sub.mkdir()
             step(sub)

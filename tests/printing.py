@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,8 +203,9 @@ def ippeveprinter(tmp: Path, name: str = "Máy in thử", command: str | None = 
 
 @contextlib.contextmanager
 def snmpsim(tmp: Path, communities: dict[str, str] | None = None, host: str = "127.0.0.1",
-            port: int | None = None, recordings_dir: Path = SNMPREC_DIR) -> Iterator[int]:
+            port: int | None = None, recordings_dir: Path = SNMPREC_DIR, v3: Sequence[str] = ()) -> Iterator[int]:
     """snmpsim on a free loopback UDP port (or `host`:`port`) serving the recordings; yields the port.
+    `v3`: an SNMPv3 engine's options (--v3-engine-id, --v3-user...); its context names are the communities.
 
     `communities` maps a community to a recording's name (default: each recording
     under its own name). As root, snmpsim insists on --process-user/--process-group;
@@ -217,7 +218,7 @@ def snmpsim(tmp: Path, communities: dict[str, str] | None = None, host: str = "1
     port = port or free_udp_port(host)
     sibling = Path(sys.executable).parent / "snmpsim-command-responder"  # the tests' own environment first
     exe = str(sibling) if sibling.exists() else need("snmpsim-command-responder")
-    args = [exe, f"--data-dir={data}", f"--agent-udpv4-endpoint={host}:{port}",
+    args = [exe, *v3, f"--data-dir={data}", f"--agent-udpv4-endpoint={host}:{port}",
             f"--cache-dir={data}-cache", "--logging-method=stderr", "--log-level=error"]
     if os.geteuid() == 0:
         args += ["--process-user=root", "--process-group=root"]

@@ -22,10 +22,11 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.collectors.base import Collector, Sample, sample
 from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
-from agent.devices import ipp, ipp_status, snmp_printer
+from agent.devices import ipp, ipp_status, snmp_printer, snmp_usm
 from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
 
@@ -57,6 +58,40 @@ def _check_printer(p: Settings) -> None:
             ipp.endpoint_from_uri(p.ipp_uri or default_ipp_uri(p.address))
         except ipp.IppError as e:
             raise InvalidSettingError("ipp_uri" if p.ipp_uri else "address", str(e)) from None
+    if p.snmp and p.version == "v3":
+        usm(p)
+
+
+def _password(p: Settings, key: str) -> str:
+    path = p[key]
+    if not path:
+        raise InvalidSettingError(key, "required with this protocol, and not set")
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidSettingError(key, f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    if len(text) < 8:  # RFC 3414 §11.2
+        raise InvalidSettingError(key, f"the password in {path} is shorter than 8 characters")
+    return text
+
+
+def usm(p: Settings) -> snmp_usm.Usm:
+    """The SNMPv3 user of a printer entry; InvalidSettingError naming the key at fault."""
+    if not p.v3_user:
+        raise InvalidSettingError("v3_user", "required with version v3, and not set")
+    auth = "" if p.v3_auth_protocol == "none" else p.v3_auth_protocol
+    priv = "" if p.v3_priv_protocol == "none" else p.v3_priv_protocol
+    if priv and not auth:
+        raise InvalidSettingError("v3_auth_protocol", f"none cannot go with encryption (v3_priv_protocol {priv}): "
+                                  "choose an authentication protocol, or v3_priv_protocol: none")
+    if priv:
+        try:
+            import cryptography  # noqa: F401 - only checked for: AES comes from it
+        except ImportError:
+            raise InvalidSettingError("v3_priv_protocol", "AES needs the cryptography package: "
+                                      "pip install 'wardwatch[snmpv3]'") from None
+    return snmp_usm.Usm(p.v3_user, auth, _password(p, "v3_auth_password_file") if auth else "",
+                        priv, _password(p, "v3_priv_password_file") if priv else "", p.v3_context)
 
 
 def default_ipp_uri(address: str) -> str:
@@ -75,10 +110,17 @@ PRINTER_ITEM = Section("printer", "A network printer.", (
     Option("tls_verify", "bool", True, "For an ipps:// URI: check the printer's certificate."),
     Option("snmp", "bool", True, "Read the Printer-MIB over SNMP."),
     Option("community", "str", "public", "SNMP community (never written to logs or metrics).", secret=True),
-    Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c")),
+    Option("version", "str", "v2c", "SNMP version.", choices=("v1", "v2c", "v3")),
     Option("snmp_port", "int", 161, "SNMP UDP port.", minimum=1, maximum=65535),
     Option("snmp_timeout", "duration", 1.0, "Timeout of one SNMP request.", minimum=0.05),
     Option("snmp_retries", "int", 1, "Retries of one SNMP request.", minimum=0, maximum=5),
+    Option("v3_user", "str", "", "SNMPv3 user name (version v3)."),
+    Option("v3_auth_protocol", "str", "SHA", "SNMPv3 authentication.", choices=("none", "MD5", "SHA", "SHA256")),
+    Option("v3_auth_password_file", "path", "", "File holding the SNMPv3 authentication password."),
+    Option("v3_priv_protocol", "str", "AES", "SNMPv3 encryption (AES-128; needs the snmpv3 extra).",
+           choices=("none", "AES")),
+    Option("v3_priv_password_file", "path", "", "File holding the SNMPv3 encryption password."),
+    Option("v3_context", "str", "", "SNMPv3 context name; most printers use the empty one."),
 ), check=_check_printer)
 
 
@@ -133,7 +175,7 @@ def network_printers(items: list[Settings]) -> list[NetworkPrinter]:
         if p.ipp:
             endpoint = ipp.endpoint_from_uri(p.ipp_uri or default_ipp_uri(p.address), tls_verify=p.tls_verify)
         target = snmp_printer.Target(p.address, p.snmp_port, p.community, p.version, p.snmp_timeout,
-                                     p.snmp_retries) if p.snmp else None
+                                     p.snmp_retries, usm(p) if p.version == "v3" else None) if p.snmp else None
         out.append(NetworkPrinter(p.name, p.address, p.queue, endpoint, target))
     return out
 

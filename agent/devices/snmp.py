@@ -17,14 +17,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 OID = tuple[int, ...]
 
 V1, V2C = 0, 1
-GET_NEXT, RESPONSE, GET_BULK = 0xA1, 0xA2, 0xA5
+GET, GET_NEXT, RESPONSE, GET_BULK, REPORT = 0xA0, 0xA1, 0xA2, 0xA5, 0xA8
 
 _INTEGER, _OCTETS, _NULL, _OID, _SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
 _UNSIGNED = frozenset({0x41, 0x42, 0x43, 0x46})  # Counter32 Gauge32 TimeTicks Counter64
@@ -68,15 +68,20 @@ def encode_oid(oid: OID) -> bytes:
     return _tlv(_OID, bytes(out))
 
 
-def encode_request(version: int, community: bytes, request_id: int, pdu: int, oids: Sequence[OID],
-                   max_repetitions: int = 0) -> bytes:
-    """A GETNEXT (v1 or v2c) or GETBULK (v2c, no non-repeaters) for `oids`."""
-    if pdu == GET_BULK and version != V2C:
-        raise ValueError("GETBULK needs SNMP v2c")
+def encode_pdu(pdu: int, request_id: int, oids: Sequence[OID], max_repetitions: int = 0) -> bytes:
+    """A GET, GETNEXT or GETBULK (no non-repeaters) PDU for `oids`."""
     var_binds = b"".join(_tlv(_SEQUENCE, encode_oid(o) + b"\x05\x00") for o in oids)
     fields = _integer(request_id) + _integer(0) + _integer(max_repetitions if pdu == GET_BULK else 0)
+    return _tlv(pdu, fields + _tlv(_SEQUENCE, var_binds))
+
+
+def encode_request(version: int, community: bytes, request_id: int, pdu: int, oids: Sequence[OID],
+                   max_repetitions: int = 0) -> bytes:
+    """A v1 or v2c message: GETNEXT, or GETBULK (v2c only)."""
+    if pdu == GET_BULK and version != V2C:
+        raise ValueError("GETBULK needs SNMP v2c")
     return _tlv(_SEQUENCE, _integer(version) + _tlv(_OCTETS, community)
-                + _tlv(pdu, fields + _tlv(_SEQUENCE, var_binds)))
+                + encode_pdu(pdu, request_id, oids, max_repetitions))
 
 
 # --- decoding -----------------------------------------------------------------------
@@ -148,11 +153,36 @@ def _value(tag: int, body: bytes) -> Any:
 @dataclass(frozen=True)
 class Response:
     version: int
-    community: bytes
-    request_id: int
+    community: bytes  # v3: the user name
+    request_id: int  # v3: the message id (the PDU's request-id may be absent from a report)
     error_status: int
     error_index: int
     var_binds: list[tuple[OID, Any]]
+    pdu: int = RESPONSE  # RESPONSE, or REPORT (v3: an error of the security layer)
+
+
+def decode_pdu(data: bytes, pos: int, stop: int,
+               tags: tuple[int, ...] = (RESPONSE,)) -> tuple[int, int, int, int, list[tuple[OID, Any]]]:
+    """The PDU that fills data[pos:stop]: its tag, request-id, error-status, error-index, bindings."""
+    tag, p_start, p_stop = _header(data, pos, stop)
+    if tag not in tags:
+        raise BerError(f"tag 0x{tag:02x} where 0x{tags[0]:02x} belongs")
+    if p_stop != stop:
+        raise BerError("trailing bytes after the PDU")
+    request_id, pos = _int_at(data, p_start, p_stop)
+    error_status, pos = _int_at(data, pos, p_stop)
+    error_index, pos = _int_at(data, pos, p_stop)
+    pos, list_stop = _expect(data, pos, p_stop, _SEQUENCE)
+    var_binds = []
+    while pos < list_stop:
+        v_start, v_stop = _expect(data, pos, list_stop, _SEQUENCE)
+        o_start, o_stop = _expect(data, v_start, v_stop, _OID)
+        value_tag, b_start, b_stop = _header(data, o_stop, v_stop)
+        if b_stop != v_stop:
+            raise BerError("trailing bytes in a variable binding")
+        var_binds.append((decode_oid(data[o_start:o_stop]), _value(value_tag, data[b_start:b_stop])))
+        pos = v_stop
+    return tag, request_id, error_status, error_index, var_binds
 
 
 def decode_response(data: bytes) -> Response:
@@ -165,22 +195,8 @@ def decode_response(data: bytes) -> Response:
     if version not in (V1, V2C):
         raise BerError(f"SNMP version {version} is not v1 or v2c")
     c_start, c_stop = _expect(data, pos, stop, _OCTETS)
-    community = data[c_start:c_stop]
-    p_start, p_stop = _expect(data, c_stop, stop, RESPONSE)
-    request_id, pos = _int_at(data, p_start, p_stop)
-    error_status, pos = _int_at(data, pos, p_stop)
-    error_index, pos = _int_at(data, pos, p_stop)
-    pos, list_stop = _expect(data, pos, p_stop, _SEQUENCE)
-    var_binds = []
-    while pos < list_stop:
-        v_start, v_stop = _expect(data, pos, list_stop, _SEQUENCE)
-        o_start, o_stop = _expect(data, v_start, v_stop, _OID)
-        tag, b_start, b_stop = _header(data, o_stop, v_stop)
-        if b_stop != v_stop:
-            raise BerError("trailing bytes in a variable binding")
-        var_binds.append((decode_oid(data[o_start:o_stop]), _value(tag, data[b_start:b_stop])))
-        pos = v_stop
-    return Response(version, bytes(community), request_id, error_status, error_index, var_binds)
+    _, request_id, error_status, error_index, var_binds = decode_pdu(data, c_stop, stop)
+    return Response(version, bytes(data[c_start:c_stop]), request_id, error_status, error_index, var_binds)
 
 
 # --- asking -------------------------------------------------------------------------
@@ -196,13 +212,14 @@ class UnreachableError(Exception):
 class _Endpoint(asyncio.DatagramProtocol):
     """A connected UDP socket to one agent; answers go to the request waiting for their id."""
 
-    def __init__(self) -> None:
+    def __init__(self, decode: Callable[[bytes], Response]) -> None:
+        self.decode = decode
         self.waiting: dict[int, asyncio.Future[Response]] = {}
         self.malformed = ""
 
     def datagram_received(self, data: bytes, addr: Any) -> None:  # noqa: ARG002 - connected: the agent's
         try:
-            response = decode_response(data)
+            response = self.decode(data)
         except BerError as e:
             self.malformed = str(e)
             return
@@ -219,8 +236,13 @@ class _Endpoint(asyncio.DatagramProtocol):
 _request_ids = itertools.count(1 + secrets.randbelow(1 << 30))
 
 
+def next_request_id() -> int:
+    return next(_request_ids) & 0x7FFFFFFF
+
+
 class Agent:
-    """One SNMP agent (host, port, community, version) behind one socket; requests may overlap."""
+    """One SNMP agent behind one socket; requests may overlap. `decode` reads its answers
+    (v3: agent.devices.snmp_usm.Security.decode, which checks and opens them)."""
 
     def __init__(self, transport: asyncio.DatagramTransport, endpoint: _Endpoint, version: int,
                  community: bytes, timeout: float, retries: int):
@@ -229,18 +251,23 @@ class Agent:
 
     @classmethod
     async def open(cls, host: str, port: int, version: int, community: bytes, timeout: float,
-                   retries: int) -> Agent:
+                   retries: int, decode: Callable[[bytes], Response] = decode_response) -> Agent:
         transport, endpoint = await asyncio.get_running_loop().create_datagram_endpoint(
-            _Endpoint, remote_addr=(host, port))
+            lambda: _Endpoint(decode), remote_addr=(host, port))
         return cls(transport, endpoint, version, community, timeout, retries)
 
     def close(self) -> None:
         self._transport.close()
 
     async def request(self, pdu: int, oids: Sequence[OID], max_repetitions: int = 0) -> Response:
-        """The answer to one request, sent again up to `retries` times; NoAnswerError or UnreachableError if none."""
-        request_id = next(_request_ids) & 0x7FFFFFFF
+        """The answer to one v1/v2c request."""
+        request_id = next_request_id()
         message = encode_request(self.version, self.community, request_id, pdu, oids, max_repetitions)
+        return await self.exchange(request_id, message)
+
+    async def exchange(self, request_id: int, message: bytes) -> Response:
+        """The answer to `message` (whose id is `request_id`), sent again up to `retries` times;
+        NoAnswerError or UnreachableError if none."""
         future = asyncio.get_running_loop().create_future()
         self._endpoint.waiting[request_id] = future
         try:

@@ -9,11 +9,11 @@ shared/fixtures/snmprec as well as through snmpsim.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.devices import snmp
+from agent.devices import snmp, snmp_usm
 from agent.devices.printer_status import (
     DOOR_OPEN,
     JAMMED,
@@ -261,54 +261,94 @@ class SnmpError(Exception):
     """No usable SNMP answer (timeout, wrong community, error status)."""
 
 
+class SnmpRefusedError(SnmpError):
+    """SNMPv3: the engine refused the user (wrong password, unknown user, another engine)."""
+
+
 @dataclass(frozen=True)
 class Target:
     host: str
     port: int = 161
     community: str = "public"
-    version: str = "v2c"  # v1 or v2c
+    version: str = "v2c"  # v1, v2c or v3
     timeout: float = 1.0  # per request
     retries: int = 1
+    usm: snmp_usm.Usm | None = None  # v3: the user, its protocols and passwords
 
-    def __repr__(self) -> str:  # never show the community
+    def __repr__(self) -> str:  # never show the community or the passwords
         return f"Target({self.host}:{self.port}, {self.version})"
 
 
 MAX_ROWS_PER_COLUMN = 128
 MAX_REQUESTS = 200
+# SNMPv3: each target's keys and what was learned of its engine, kept between collections
+_SECURITY: dict[Target, snmp_usm.Security] = {}
 
 
 async def fetch(target: Target,
                 groups: Sequence[tuple[Sequence[OID], int]] = WALK_GROUPS) -> dict[OID, Column]:
     """The columns of `groups` walked, each group's columns side by side; the groups at once."""
-    version = snmp.V1 if target.version == "v1" else snmp.V2C
+    version = {"v1": snmp.V1, "v2c": snmp.V2C, "v3": snmp_usm.V3}[target.version]
+    if target.usm is None or version != snmp_usm.V3:
+        return await _fetch(target, version, None, groups)
+    cached = _SECURITY.pop(target, None)
+    try:
+        return await _fetch(target, version, cached or snmp_usm.Security(target.usm), groups)
+    except SnmpRefusedError:
+        if cached is None:
+            raise
+        # refused with what was learned before: another engine there now (a printer replaced or
+        # reset), which may not say "unknown engine ID" (pysnmp's says "unknown user"). Once more, afresh.
+        return await _fetch(target, version, snmp_usm.Security(target.usm), groups)
+
+
+async def _fetch(target: Target, version: int, security: snmp_usm.Security | None,
+                 groups: Sequence[tuple[Sequence[OID], int]]) -> dict[OID, Column]:
     try:
         agent = await snmp.Agent.open(target.host, target.port, version, target.community.encode(),
-                                      target.timeout, target.retries)
+                                      target.timeout, target.retries,
+                                      security.decode if security else snmp.decode_response)
     except OSError as e:
         raise SnmpError(f"cannot reach {target.host}: {e.strerror or e}") from None
     try:
-        results = await asyncio.gather(*(_walk(agent, columns, repetitions)
+        if security is not None and security.engine is None:
+            await _answer(snmp_usm.discover(agent, security))  # once, before the walks set off side by side
+        results = await asyncio.gather(*(_walk(agent, security, columns, repetitions)
                                          for columns, repetitions in groups))
     finally:
         agent.close()
+    if security is not None:
+        _SECURITY[target] = security  # kept for the next collection: no discovery then
     out: dict[OID, Column] = {}
     for r in results:
         out.update(r)
     return out
 
-async def _request(agent: snmp.Agent, oids: Sequence[OID], repetitions: int) -> snmp.Response:
-    """One GETNEXT (v1) or GETBULK (v2c)."""
+
+async def _answer(call: Awaitable[Any]) -> Any:
+    """What `call` (a request) returns, its failures told as SnmpError."""
     try:
-        if agent.version == snmp.V1:
-            return await agent.request(snmp.GET_NEXT, oids)
-        return await agent.request(snmp.GET_BULK, oids, repetitions)
+        return await call
+    except snmp_usm.UsmError as e:
+        raise SnmpRefusedError(str(e)) from None
     except snmp.NoAnswerError as e:
         raise SnmpError(f"no SNMP answer (wrong community or SNMP off?): {e}") from None
     except snmp.UnreachableError as e:
         raise SnmpError(f"no SNMP agent there: {e}") from None
 
-async def _walk(agent: snmp.Agent, columns: Sequence[OID], repetitions: int) -> dict[OID, Column]:
+
+async def _request(agent: snmp.Agent, security: snmp_usm.Security | None, oids: Sequence[OID],
+                   repetitions: int) -> snmp.Response:
+    """One GETNEXT (v1) or GETBULK (v2c, v3)."""
+    if security is not None:
+        return await _answer(snmp_usm.request(agent, security, snmp.GET_BULK, list(oids), repetitions))
+    if agent.version == snmp.V1:
+        return await _answer(agent.request(snmp.GET_NEXT, oids))
+    return await _answer(agent.request(snmp.GET_BULK, oids, repetitions))
+
+
+async def _walk(agent: snmp.Agent, security: snmp_usm.Security | None, columns: Sequence[OID],
+                repetitions: int) -> dict[OID, Column]:
     """Walk several columns side by side (GETBULK for v2c, GETNEXT for v1) until each leaves its subtree;
     a table longer than the first request asks for twice as many rows at the next."""
     results: dict[OID, Column] = {c: [] for c in columns}
@@ -318,7 +358,7 @@ async def _walk(agent: snmp.Agent, columns: Sequence[OID], repetitions: int) -> 
     for _ in range(MAX_REQUESTS):
         if not active:
             break
-        response = await _request(agent, [cursor[c] for c in active], repetitions)
+        response = await _request(agent, security, [cursor[c] for c in active], repetitions)
         status, index, answer = response.error_status, response.error_index, response.var_binds
         if status:
             if status == 2 and agent.version == snmp.V1 and 0 < index <= len(active):

@@ -389,8 +389,20 @@ def test_windows_spooler_stopped(tmp_path):
      "required"),
     ("      - name: a\n        address: x\n      - name: a\n        address: y\n",
      "test-cfg.yml:7: collectors.printers.printers[1].name", "already used"),
+    ("      - name: a\n        address: x\n        version: v5\n",
+     "test-cfg.yml:7: collectors.printers.printers[0].version", "v1, v2c, v3"),
     ("      - name: a\n        address: x\n        version: v3\n",
-     "test-cfg.yml:7: collectors.printers.printers[0].version", "v1, v2c"),
+     "collectors.printers.printers[0].v3_user", "required with version v3"),
+    ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n",
+     "collectors.printers.printers[0].v3_auth_password_file", "required with this protocol"),
+    ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n"
+     "        v3_auth_password_file: {tmp}/short\n",
+     "test-cfg.yml:9: collectors.printers.printers[0].v3_auth_password_file", "shorter than 8 characters"),
+    ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n"
+     "        v3_auth_password_file: {tmp}/missing\n",
+     "test-cfg.yml:9: collectors.printers.printers[0].v3_auth_password_file", "cannot read"),
+    ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n        v3_auth_protocol: none\n",
+     "test-cfg.yml:9: collectors.printers.printers[0].v3_auth_protocol", "none cannot go with encryption"),
     ("      - name: a\n        address: x\n        ipp_uri: ftp://x/\n",
      "test-cfg.yml:7: collectors.printers.printers[0].ipp_uri", "not an IPP URI"),
     # found with the fuzz targets (fuzz/targets.py, config): the default IPP URI built from these raised IppError
@@ -402,7 +414,9 @@ def test_windows_spooler_stopped(tmp_path):
 ])
 def test_bad_printer_config_is_one_line(tmp_path, body, where, message):
     cfg = tmp_path / "test-cfg.yml"
-    cfg.write_text("collectors:\n  printers:\n    local_queues: false\n    printers:\n" + body)
+    (tmp_path / "short").write_text("1234567\n")
+    cfg.write_text("collectors:\n  printers:\n    local_queues: false\n    printers:\n"
+                   + body.replace("{tmp}", str(tmp_path)))
     r = subprocess.run(agent_cmd("print-config", "--config", str(cfg)), capture_output=True, text=True,
                        timeout=60, cwd=Path(__file__).resolve().parents[3])
     assert r.returncode == 2
@@ -439,3 +453,29 @@ def test_community_never_in_logs_errors_or_metrics(snmp_port, tmp_path, caplog):
     assert "did not answer" in caplog.text  # the failure is logged...
     assert secret not in caplog.text         # ...without the community
     assert secret not in repr(run.samples) and secret not in repr(collector.network)
+
+
+def test_snmpv3_printer_from_the_config(tmp_path, caplog):
+    (tmp_path / "auth").write_text("m0t-cua-auth\n")
+    (tmp_path / "priv").write_text("m0t-cua-priv\n")
+    (tmp_path / "wrong").write_text("sai-mat-khau\n")
+    v3 = ["--v3-engine-id=auto", "--v3-user=wardwatch", "--v3-auth-proto=SHA", "--v3-auth-key=m0t-cua-auth",
+          "--v3-priv-proto=AES", "--v3-priv-key=m0t-cua-priv"]
+    caplog.set_level("DEBUG")
+    with snmpsim(tmp_path, {"public": "canonprinter_lbp"}, v3=v3) as port:
+        entry = ("      - name: {name}\n        address: 127.0.0.1\n        ipp: false\n        snmp_port: " + str(port)
+                 + "\n        version: v3\n        v3_user: wardwatch\n        v3_context: public\n"
+                 "        v3_auth_password_file: " + str(tmp_path) + "/{auth}\n"
+                 "        v3_priv_password_file: " + str(tmp_path) + "/priv\n        snmp_retries: 0\n")
+        cfg = ("collectors:\n  printers:\n    local_queues: false\n    printers:\n"
+               + entry.format(name="Máy in Canon", auth="auth") + entry.format(name="Sai mật khẩu", auth="wrong"))
+        run = Run(printers(cfg, tmp_path))
+    assert run.ok, run.result.error
+    assert run.value("wardwatch_printer_up", printer="Máy in Canon") == 1
+    assert run.value("wardwatch_printer_supply_ratio", printer="Máy in Canon",
+                     supply="Canon Cartridge 719/719H") == pytest.approx(0.7)
+    assert run.value("wardwatch_printer_up", printer="Sai mật khẩu") == 0
+    assert run.problems("Sai mật khẩu") == {"unreachable"}
+    assert "wrong authentication password or protocol (usmStatsWrongDigests)" in caplog.text
+    for secret in ("m0t-cua-auth", "m0t-cua-priv", "sai-mat-khau"):
+        assert secret not in caplog.text and secret not in repr(run.samples)
