@@ -62,10 +62,11 @@ def _check_printer(p: Settings) -> None:
         usm(p)
 
 
-def _password(p: Settings, key: str) -> str:
+def _password(p: Settings, key: str, protocol_key: str) -> str:
     path = p[key]
     if not path:
-        raise InvalidSettingError(key, "required with this protocol, and not set")
+        raise InvalidSettingError(key, f"required with {protocol_key} {p[protocol_key]}, and not set "
+                                       f"(or {protocol_key}: none)")
     try:
         text = Path(path).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
@@ -90,8 +91,8 @@ def usm(p: Settings) -> snmp_usm.Usm:
         except ImportError:
             raise InvalidSettingError("v3_priv_protocol", "AES needs the cryptography package: "
                                       "pip install 'wardwatch[snmpv3]'") from None
-    return snmp_usm.Usm(p.v3_user, auth, _password(p, "v3_auth_password_file") if auth else "",
-                        priv, _password(p, "v3_priv_password_file") if priv else "", p.v3_context)
+    return snmp_usm.Usm(p.v3_user, auth, _password(p, "v3_auth_password_file", "v3_auth_protocol") if auth else "",
+                        priv, _password(p, "v3_priv_password_file", "v3_priv_protocol") if priv else "", p.v3_context)
 
 
 def default_ipp_uri(address: str) -> str:

@@ -204,6 +204,8 @@ class Security:
         engine_id = bytes(data[e_start:e_stop])
         boots, p = _int_at(data, e_stop, s_stop)
         engine_time, p = _int_at(data, p, s_stop)
+        if not (0 <= boots < 2**31 and 0 <= engine_time < 2**31):  # RFC 3414: 0..2147483647
+            raise BerError("engine boots or time out of range")
         n_start, n_stop = _expect(data, p, s_stop, _OCTETS)
         a_start, a_stop = _expect(data, n_stop, s_stop, _OCTETS)
         v_start, v_stop = _expect(data, a_stop, s_stop, _OCTETS)

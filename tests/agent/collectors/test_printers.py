@@ -394,7 +394,8 @@ def test_windows_spooler_stopped(tmp_path):
     ("      - name: a\n        address: x\n        version: v3\n",
      "collectors.printers.printers[0].v3_user", "required with version v3"),
     ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n",
-     "collectors.printers.printers[0].v3_auth_password_file", "required with this protocol"),
+     "collectors.printers.printers[0].v3_auth_password_file",
+     "required with v3_auth_protocol SHA, and not set (or v3_auth_protocol: none)"),
     ("      - name: a\n        address: x\n        version: v3\n        v3_user: u\n"
      "        v3_auth_password_file: {tmp}/short\n",
      "test-cfg.yml:9: collectors.printers.printers[0].v3_auth_password_file", "shorter than 8 characters"),

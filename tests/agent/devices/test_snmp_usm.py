@@ -124,3 +124,16 @@ def test_another_engine_at_the_same_address_is_discovered_again(tmp_path):
         st = sp.decode(asyncio.run(sp.fetch(t)))
     assert st.serial == "MKRA012345"
     assert sp._SECURITY[t].engine.engine_id == b"new printer" != first  # noqa: SLF001
+
+
+@pytest.mark.parametrize(("boots", "engine_time"), [(-1, 0), (0, -5), (2**31, 0), (0, 2**40)])
+def test_engine_boots_and_time_out_of_range_are_refused(boots, engine_time):
+    security = snmp_usm.Security(snmp_usm.Usm("wardwatch"))
+    scoped = snmp._tlv(0x30, snmp._tlv(0x04, b"") + snmp._tlv(0x04, b"")  # noqa: SLF001
+                       + snmp.encode_pdu(snmp.REPORT, 1, [snmp_usm.UNKNOWN_ENGINE_ID]))
+    message = security._message(1, 0, b"\x80\x00\x1f\x88\x04engine", boots, engine_time, b"", 0, b"", scoped)  # noqa: SLF001
+    with pytest.raises(snmp.BerError, match="engine boots or time out of range"):
+        security.decode(message)
+    assert security.engine is None  # nothing learned from it
+    security.decode(security._message(1, 0, b"\x80\x00\x1f\x88\x04engine", 3, 99, b"", 0, b"", scoped))  # noqa: SLF001
+    assert (security.engine.boots, security.engine.time) == (3, 99)
