@@ -332,7 +332,7 @@ async def _answer(call: Awaitable[Any]) -> Any:
     except snmp_usm.UsmError as e:
         raise SnmpRefusedError(str(e)) from None
     except snmp.NoAnswerError as e:
-        raise SnmpError(f"no SNMP answer (wrong community or SNMP off?): {e}") from None
+        raise SnmpError(f"no SNMP answer (SNMP off, or a wrong community or v3 context?): {e}") from None
     except snmp.UnreachableError as e:
         raise SnmpError(f"no SNMP agent there: {e}") from None
 
