@@ -342,7 +342,8 @@ def collector_section(collector: Any) -> Section:
         Option("timeout", "duration", collector.default_timeout,
                "A run that takes longer is cut off and reported failed.", minimum=0.1),
     )
-    return Section(collector.name, collector.help, common + tuple(collector.options))
+    return Section(collector.name, collector.help, common + tuple(collector.options),
+                   check=collector.check_settings)
 
 
 def schema() -> Section:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agent.config import Option, Settings
     from agent.platform import Platform
 
@@ -41,6 +43,9 @@ class Collector:
     default_enabled: ClassVar[bool] = True
     default_interval: ClassVar[float] = 60.0
     default_timeout: ClassVar[float] = 10.0
+    # Checks across the collector's options once each is valid (its timeout against its own work,
+    # say); raises agent.config.InvalidSettingError. Optional.
+    check_settings: ClassVar[Callable[[Settings], None] | None] = None
 
     def __init__(self, settings: Settings, context: Context):
         self.settings = settings

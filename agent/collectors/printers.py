@@ -205,6 +205,18 @@ class PrintersCollector(Collector):
     default_interval = 60.0
     default_timeout = 30.0
 
+    @staticmethod
+    def check_settings(s: Settings) -> None:
+        d = s.discovery
+        if d.enabled:
+            addresses = sum(n.num_addresses for n in discovery_networks(d))
+            scan = -(-addresses // DISCOVERY_CONCURRENCY) * d.timeout
+            if scan >= s.timeout:
+                raise InvalidSettingError("discovery", f"a scan of {addresses} addresses can take {scan:g} s "
+                                          f"(timeout x ceil(addresses / {DISCOVERY_CONCURRENCY})), not less than "
+                                          f"the collector's timeout ({s.timeout:g} s): lower discovery.timeout or "
+                                          "raise collectors.printers.timeout")
+
     def __init__(self, settings: Settings, context) -> None:
         super().__init__(settings, context)
         self.network = network_printers(list(settings.printers))

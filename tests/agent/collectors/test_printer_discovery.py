@@ -77,3 +77,14 @@ def test_unbounded_or_bad_subnets_are_one_line_errors(subnets, line, message):
     assert str(e.value).startswith(f"agent.yml:{line}: ")
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_a_scan_that_cannot_end_within_the_collectors_timeout_is_refused():
+    # 256 addresses, 64 at a time, 10 s each: 40 s, and the collector is cut off after 30 s
+    text = discovery(161, "[192.168.1.0/24]").replace("      timeout: 0.5s\n", "      timeout: 10s\n")
+    with pytest.raises(config.ConfigError) as e:
+        config.loads(text, source="agent.yml")
+    assert str(e.value) == ("agent.yml:5: collectors.printers.discovery: a scan of 256 addresses can take 40 s "
+                            "(timeout x ceil(addresses / 64)), not less than the collector's timeout (30 s): "
+                            "lower discovery.timeout or raise collectors.printers.timeout")
+    config.loads(text.replace("  printers:\n", "  printers:\n    timeout: 45s\n", 1), source="agent.yml")
