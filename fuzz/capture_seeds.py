@@ -160,24 +160,25 @@ SNMP_KEEP = ("1.3.6.1.2.1.1.1.", "1.3.6.1.2.1.25.3.2.1.", "1.3.6.1.2.1.25.3.5.1.
 
 
 def capture_snmp() -> None:
+    from printing import SNMPREC_DIR
+
     from agent.devices import snmp_printer
 
     walked = tuple(".".join(map(str, c)) + "." for c in snmp_printer.COLUMNS)
-    shared = next(p for p in (REPO.parent / "shared", Path("/work/shared")) if p.is_dir())
-    for rec in sorted((shared / "fixtures" / "snmprec").glob("*.snmprec")):
+    for rec in sorted(SNMPREC_DIR.glob("*.snmprec")):
         lines = [line for line in rec.read_text(errors="replace").splitlines() if line.startswith(walked)]
         save("snmp", rec.stem + ".snmprec", ("\n".join(lines) + "\n").encode())
 
 
 def capture_snmp_messages(tmp: Path) -> None:
-    from printing import snmpsim
+    from printing import SNMPREC_DIR, snmpsim
 
     from agent.devices import snmp, snmp_printer
 
     with snmpsim(tmp) as port, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(5)
         s.connect(("127.0.0.1", port))
-        for rec in sorted(p.stem for p in (REPO.parent / "shared" / "fixtures" / "snmprec").glob("*.snmprec")):
+        for rec in sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec")):
             for version, pdu, label in ((snmp.V2C, snmp.GET_BULK, "getbulk"), (snmp.V1, snmp.GET_NEXT, "getnext")):
                 s.send(snmp.encode_request(version, rec.encode(), 1, pdu, snmp_printer.COLUMNS, 8))
                 save("snmp_message", f"{rec}-{label}.ber", s.recv(65536))

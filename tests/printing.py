@@ -22,8 +22,10 @@ from pathlib import Path
 from support import REPO, free_port, need, port_open, process, wait_for
 
 # Real printers' recorded SNMP answers, from shared/fixtures/snmprec beside this repository
-# (CI clones the repository with shared/ beside it; see SOURCES.md there for origin and licence).
-SNMPREC_DIR = REPO.parent / "shared" / "fixtures" / "snmprec"
+# (CI clones the repository with shared/ beside it; see SOURCES.md there for origin and licence),
+# or from $WARDWATCH_FIXTURES/snmprec. They are not copied into this repository: one of them
+# carries no licence.
+SNMPREC_DIR = Path(os.environ.get("WARDWATCH_FIXTURES") or REPO.parent / "shared" / "fixtures") / "snmprec"
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
