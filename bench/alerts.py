@@ -20,9 +20,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import yaml
-from alerting_support import ALERTS, district_prometheus_config, prometheus_from, wait_until
+from alerting_support import ALERTS, district_prometheus_config
 from fleet_sim import UP, Fleet, serve
-from support import free_port, http_get, prometheus_query
+from support import free_port, http_get, prometheus_from, prometheus_query, wait_until
 
 from bench.common import Row
 

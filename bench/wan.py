@@ -29,8 +29,8 @@ from pathlib import Path
 import psutil
 import yaml
 from netns import NetNS
-from support import need
-from wan_servers import blackbox, blackbox_probe, dnsmasq, self_signed, servers_process
+from support import need, self_signed
+from wan_servers import blackbox, blackbox_probe, dnsmasq, servers_process
 
 from agent import config as cfg
 from agent.collectors.base import Context

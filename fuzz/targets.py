@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import copy
-import datetime as dt
 import math
 import os
 import shutil
@@ -89,29 +88,13 @@ def _web_dir() -> Path:
     """A directory with a real certificate and key, so TLS settings in the input are loaded for real."""
     global _WEB_DIR
     if _WEB_DIR is None:
+        from tests.support import self_signed  # the tests' certificate maker; cryptography is a test package
+
         d = _scratch_dir("web")
-        _self_signed(d)
+        self_signed(d)  # server.crt, server.key
         shutil.copyfile(d / "server.crt", d / "ca.crt")
         _WEB_DIR = d
     return _WEB_DIR
-
-
-def _self_signed(d: Path) -> None:
-    """server.crt and server.key (a throwaway self-signed certificate for localhost) in `d`."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
-    (d / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                     serialization.NoEncryption()))
 
 
 def _webconfig(data: bytes) -> object:

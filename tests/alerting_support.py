@@ -14,8 +14,7 @@ import importlib.util
 import json
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -226,28 +225,3 @@ def city_remote_write_example(url: str) -> list[dict]:
     return [dict(cfg, url=url, queue_config={"batch_send_deadline": "1s"})]
 
 
-@contextlib.contextmanager
-def prometheus_from(tmp: Path, config: dict, extra_args: list[str] | None = None) -> Iterator[str]:
-    """A real Prometheus with exactly this config on a free loopback port; yields its base URL."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    cfg_file = tmp / "prometheus.yml"
-    cfg_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = [need("prometheus"), f"--config.file={cfg_file}", f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", *(extra_args or [])]
-    with process(args, log=tmp / "prometheus.log", timeout=30,
-                 ready=lambda: http_get(f"{base}/-/ready", timeout=1)[0] == 200):
-        yield base
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str | Callable[[], str],
-               interval: float = 0.25) -> object:
-    """Like support.wait_for; `what` may be a function, called on timeout to describe the last state."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")

@@ -6,6 +6,8 @@ Every wait here is bounded in time; every process started is stopped.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import ipaddress
 import json
 import os
 import shutil
@@ -17,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +55,22 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: f
         time.sleep(interval)
     suffix = f" (last error: {last_exc})" if last_exc else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}{suffix}")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str | Callable[[], str] = "condition",
+               interval: float = 0.2) -> object:
+    """What `predicate` returns once it is true. Unlike wait_for, an exception in `predicate` ends the
+    wait at once. On timeout, `what` says what was awaited; a function is called then, to describe the
+    last state."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    described = what() if callable(what) else f"{what} (last: {last!r:.300})"
+    raise AssertionError(f"timed out after {timeout}s waiting for {described}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -135,22 +154,34 @@ def prometheus_query(base: str, query: str, timeout: float = 5.0) -> list[dict]:
 def prometheus(tmp: Path, scrape_configs: list[dict], *, rule_files: list[str] | None = None,
                extra_args: list[str] | None = None, global_cfg: dict | None = None,
                alerting: dict | None = None) -> Iterator[str]:
-    """A real Prometheus on a free loopback port; yields its base URL."""
-    import yaml
-
-    port = free_port()
+    """A real Prometheus scraping `scrape_configs` every second on a free loopback port; yields its base URL."""
     conf = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s", **(global_cfg or {})},
             "scrape_configs": scrape_configs}
     if rule_files:
         conf["rule_files"] = rule_files
     if alerting:
         conf["alerting"] = alerting
+    with prometheus_from(tmp, conf, extra_args) as base:
+        yield base
+
+
+def prometheus_data(tmp: Path) -> Path:
+    """Where the Prometheus started in `tmp` keeps its TSDB: blocks put there first (a backfill) are served."""
+    return tmp / "data"
+
+
+@contextlib.contextmanager
+def prometheus_from(tmp: Path, config: dict, extra_args: list[str] | None = None) -> Iterator[str]:
+    """A real Prometheus with exactly this config on a free loopback port; yields its base URL."""
+    import yaml
+
+    tmp.mkdir(parents=True, exist_ok=True)
     cfg_file = tmp / "prometheus.yml"
-    cfg_file.write_text(yaml.safe_dump(conf))
-    data = tmp / "prom-data"
-    args = [need("prometheus"), f"--config.file={cfg_file}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", *(extra_args or [])]
+    cfg_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
+    args = [need("prometheus"), f"--config.file={cfg_file}", f"--storage.tsdb.path={prometheus_data(tmp)}",
+            f"--web.listen-address=127.0.0.1:{port}", *(extra_args or [])]
     with process(args, log=tmp / "prometheus.log", timeout=30,
                  ready=lambda: http_get(f"{base}/-/ready", timeout=1)[0] == 200):
         yield base
@@ -158,30 +189,43 @@ def prometheus(tmp: Path, scrape_configs: list[dict], *, rule_files: list[str] |
 
 def make_cert(directory: Path, name: str = "server", days: int = 30) -> tuple[Path, Path]:
     """A self-signed certificate for localhost / 127.0.0.1 / ::1; returns (cert, key) paths."""
-    import datetime
-    import ipaddress
+    now = dt.datetime.now(dt.timezone.utc)
+    c = self_signed(directory, ips=("127.0.0.1", "::1"), not_before=now - dt.timedelta(minutes=5),
+                    not_after=now + dt.timedelta(days=days), stem=name)
+    return c.cert, c.key
 
+
+@dataclass(frozen=True)
+class Cert:
+    cert: Path
+    key: Path
+    not_after: dt.datetime
+
+
+def self_signed(directory: Path, *, name: str = "localhost", ips: tuple[str, ...] = ("127.0.0.1",),
+                not_after: dt.datetime | None = None, not_before: dt.datetime | None = None,
+                stem: str = "server") -> Cert:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    not_before = not_before or now - dt.timedelta(days=1)
+    not_after = not_after or now + dt.timedelta(days=42, hours=5, minutes=17)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    san = x509.SubjectAlternativeName([x509.DNSName(name), *(x509.IPAddress(ipaddress.ip_address(i)) for i in ips)])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(san, critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
-    return cert_path, key_path
+    return Cert(cert_path, key_path, not_after)
 
 
 def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

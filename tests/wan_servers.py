@@ -6,53 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
-from support import free_port, http_get, need, process
+from support import Cert, free_port, http_get, need, process
 
 # --- certificates --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cert:
-    cert: Path
-    key: Path
-    not_after: dt.datetime
-
-
-def self_signed(directory: Path, *, name: str = "localhost", ips: tuple[str, ...] = ("127.0.0.1",),
-                not_after: dt.datetime | None = None, not_before: dt.datetime | None = None,
-                stem: str = "server") -> Cert:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    not_before = not_before or now - dt.timedelta(days=1)
-    not_after = not_after or now + dt.timedelta(days=42, hours=5, minutes=17)
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    san = x509.SubjectAlternativeName([x509.DNSName(name), *(x509.IPAddress(ipaddress.ip_address(i)) for i in ips)])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(san, critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return Cert(cert_path, key_path, not_after)
 
 
 # --- HTTP(S) --------------------------------------------------------------------

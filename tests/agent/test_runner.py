@@ -4,7 +4,7 @@ stops the agent, and its last good values are not passed off as fresh."""
 import threading
 import time
 
-from support import http_get, parse_metrics
+from support import http_get, parse_metrics, wait_until
 
 from agent.collectors.base import Collector, sample
 from agent.runner import Runner, validate
@@ -118,15 +118,6 @@ def test_hanging_and_raising_collectors_do_not_block_metrics():
         runner.stop()
         server.shutdown()
         server.server_close()
-
-
-def wait_until(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def test_garbage_is_a_failed_collection():

@@ -8,8 +8,8 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-from alerting_support import WebhookReceiver, alertmanager, alertmanager_test_config, am_alerts, post_alerts, wait_until
-from support import need
+from alerting_support import WebhookReceiver, alertmanager, alertmanager_test_config, am_alerts, post_alerts
+from support import need, wait_until
 
 
 def alert(name: str, severity: str, scope: str, **labels: str) -> dict:

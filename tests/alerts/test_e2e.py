@@ -28,12 +28,10 @@ from alerting_support import (
     city_prometheus_config,
     city_remote_write_example,
     district_prometheus_config,
-    prometheus_from,
     render_rules,
-    wait_until,
 )
 from fleet_sim import DOWN, UNSEEN, UP, Fleet, Printer, serve
-from support import free_port, prometheus_query
+from support import free_port, prometheus_from, prometheus_query, wait_until
 
 
 class Source:

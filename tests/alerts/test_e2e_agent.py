@@ -17,13 +17,11 @@ from alerting_support import (
     alertmanager_test_config,
     am_alerts,
     district_prometheus_config,
-    prometheus_from,
     render_rules,
-    wait_until,
 )
 from netns import NetNS
 from printing import cupsd
-from support import REPO, agent, agent_cmd, free_port, port_open, prometheus_query
+from support import REPO, agent, agent_cmd, free_port, port_open, prometheus_from, prometheus_query, wait_until
 
 QUEUE = "HP_M404"
 

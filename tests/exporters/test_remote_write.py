@@ -20,8 +20,8 @@ import cramjam
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from receiver import Receiver, make_certs, wait_until
-from support import REPO, agent_cmd, free_port, http_get, process
+from receiver import Receiver, make_certs
+from support import REPO, agent_cmd, free_port, http_get, process, wait_until
 
 from agent import config as cfg
 from agent.collectors.base import Sample

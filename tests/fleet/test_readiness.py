@@ -23,7 +23,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from fleet_sim import DOWN, UNSEEN, Fleet, Printer, Scanner, WanTarget, serve
-from support import REPO, free_port, need, prometheus, prometheus_query, wait_for
+from support import REPO, free_port, need, prometheus, prometheus_data, prometheus_query, wait_for
 
 SCHEMA = json.loads((REPO / "docs/readiness.schema.json").read_text())
 HISTORY_DAYS = 7
@@ -115,7 +115,7 @@ def backfill(fleet: Fleet, tmp: Path, end: float) -> Path:
     """A week of WAN history for the communes, as TSDB blocks Prometheus starts with."""
     om = tmp / "history.om"
     om.write_text(fleet.history_openmetrics(end - HISTORY_DAYS * 86400, end, HISTORY_STEP))
-    data = tmp / "prom-data"
+    data = prometheus_data(tmp)
     subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q", str(om), str(data)],
                    check=True, capture_output=True, timeout=120)
     om.unlink()

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from netns import NetNS
 from prometheus_client.parser import text_string_to_metric_families
-from support import REPO, agent_cmd, free_port, http_get, need, process, wait_for
-from wan_servers import blackbox, blackbox_probe, closed_port, dnsmasq, http_server, self_signed, tcp_listener
+from support import REPO, agent_cmd, free_port, http_get, need, process, self_signed, wait_for
+from wan_servers import blackbox, blackbox_probe, closed_port, dnsmasq, http_server, tcp_listener
 
 from agent import config as cfg
 from agent.collectors.base import Context, Sample

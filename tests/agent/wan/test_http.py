@@ -2,7 +2,8 @@ import re
 import urllib.parse
 
 import pytest
-from wan_servers import closed_port, http_server, self_signed
+from support import self_signed
+from wan_servers import closed_port, http_server
 
 from agent.wan import http
 from agent.wan.targets import Target, parse_status_ranges

@@ -1,7 +1,8 @@
 import datetime as dt
 
 import pytest
-from wan_servers import http_server, self_signed
+from support import self_signed
+from wan_servers import http_server
 
 from agent.wan import tls
 from agent.wan.targets import Target

@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import load_pem_x509_certificate
-from wan_servers import self_signed
+from support import self_signed
 
 from agent.wan import x509
 
