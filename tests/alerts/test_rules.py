@@ -114,8 +114,8 @@ def test_short_variant_scales_every_duration_and_opens_office_hours():
 @pytest.mark.parametrize(("edit", "message"), [
     (("for: 15m\n  # The commune's link", "for: 15 minutes\n  # The commune's link"),
      r"config\.yml:\d+: alerts\.PCDown\.for: expected a duration like 30s, 15m or 1h, got '15 minutes'"),
-    (("critical: {above: 0.4, for: 15m}", "critical: {above: 0.1, for: 15m}"),
-     r"config\.yml:\d+: alerts\.WANLatencyHigh\.critical\.above: must be above the warning's above \(0\.15\)"),
+    (("critical: {below: 0.05, for: 15m}", "critical: {below: 0.2, for: 15m}"),
+     r"config\.yml:\d+: alerts\.DiskAlmostFull\.critical\.below: must be below the warning's below \(0\.1\)"),
     (("  PrinterProblem:\n    for: 10m", "  PrinterProblem:\n    fro: 10m"),
      r"config\.yml:\d+: alerts\.PrinterProblem\.fro: not used by any rule \(a typo\?\)"),
     (("start: \"08:00\"", "start: \"8h\""), r"config\.yml:\d+: office_hours\.start: expected HH:MM, got '8h'"),
@@ -241,7 +241,7 @@ def test_every_alert_has_for_severity_scope_and_bilingual_annotations():
             assert ann[part] == ann[f"{part}_{language}"], f"{where}: {part} is not the {language} text"
         assert ann["runbook_url"] == f"{base}/{r['alert']}.md", where
     # The list, at least.
-    assert {"PCDown", "CommuneLinkDown", "WANLatencyHigh", "WANPacketLoss", "PortalUnreachable",
+    assert {"PCDown", "CommuneLinkDown", "WANLatencyHigh", "WANPacketLoss", "WANJitterHigh", "PortalUnreachable",
             "VirtualizationGatewayUnreachable", "PrinterProblem", "PrinterSupplyLow", "PrinterSupplyEmpty",
             "NoWorkingPrinter", "NoWorkingScanner", "PCBelowMinimumSpec", "DiskAlmostFull", "VirtualClientMissing",
             "VirtualClientGatewayUnreachable", "CollectorFailing", "CertificateExpiring"} <= names
