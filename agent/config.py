@@ -292,6 +292,10 @@ PUSH = Section("push", "Pushgateway mode, for PCs Prometheus cannot reach.", (
     Option("url", "str", "", "Pushgateway base URL, e.g. https://pushgw.district.example:9091."),
     Option("job", "str", "wardwatch", "Job name in the grouping key."),
     Option("instance", "str", "", "Instance in the grouping key; empty: this PC's hostname."),
+    Option("grouping", "map[str]", {},
+           "More labels of the grouping key, which the Pushgateway puts on every series pushed: what file_sd "
+           "gives a scraped PC, e.g. {district: ba_vi, commune: tan_linh} (not role: the WAN series have their "
+           "own)."),
     Option("interval", "duration", 60.0, "How often to push.", minimum=1),
     Option("timeout", "duration", 10.0, "Timeout of one push.", minimum=0.1),
     Option("username", "str", "", "Basic auth user for the Pushgateway (optional)."),

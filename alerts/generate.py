@@ -11,7 +11,8 @@ read through the series they export) and the templates in alerts/src/.
                                              all day; never deployed
 
 In a template, <<dotted.key>> is a value of config.yml and <<dotted.key|filter>> the same value
-formatted: pct (0.15 -> 15%), ms (0.15 -> 150ms), vi and en (15m -> 15 phút / 15 minutes).
+formatted: pct (0.15 -> 15%), ms (0.15 -> 150ms), seconds (3m -> 180), vi and en (15m -> 15 phút /
+15 minutes).
 Templates write each text twice, summary_vi/summary_en and description_vi/description_en; the
 rendered rules also carry `summary` and `description`, the conventional annotations Alertmanager's
 default templates, Grafana and most receivers read, in the language config.yml `language` names.
@@ -116,6 +117,7 @@ def number(v: float) -> str:
 FILTERS = {
     "pct": lambda v: f"{number(round(float(v) * 100, 4))}%",
     "ms": lambda v: f"{number(round(float(v) * 1000, 3))}ms",
+    "seconds": lambda v: str(seconds(str(v))),
     "vi": lambda v: spoken(str(v), "vi"),
     "en": lambda v: spoken(str(v), "en"),
 }
@@ -160,7 +162,7 @@ def office_hours_expr(cfg: dict[str, Value], source: Path) -> str:
 
 def is_duration_key(key: str) -> bool:
     last = key.rsplit(".", 1)[-1]
-    return last == "for" or last.endswith("_window")
+    return last in ("for", "stale_after") or last.endswith("_window")
 
 
 def validate(cfg: dict[str, Value], source: Path) -> None:

@@ -26,6 +26,8 @@ TARGET_LABELS = frozenset({"job", "instance", "district", "commune", "role"})
 OTHER_SERIES = {
     "up": TARGET_LABELS,                                      # Prometheus, per scrape target
     "probe_success": TARGET_LABELS,                           # blackbox_exporter probing the routers
+    # The Pushgateway, per group pushed: the grouping key (agent config push.job, instance, grouping).
+    "push_time_seconds": frozenset({"job", "instance", "district", "commune", "role"}),
     "ALERTS": frozenset({"alertname", "alertstate"}),         # Prometheus, alerts' state (+ the alert's labels)
 }
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
