@@ -25,6 +25,8 @@ def read_snmprec(path: Path) -> dict[tuple[int, ...], list]:
         elif kind == "6":
             v = tuple(int(x) for x in value.split("."))
         elif kind in ("2", "65", "66", "67", "70"):
+            if not value.lstrip("-").isdigit():
+                continue  # okilan_9450g's "6git3159": snmpsim does not serve it either
             v = int(value)
         else:
             continue
