@@ -31,6 +31,7 @@ from bench.common import Row
 
 PRINTERS = 20
 LATENCY = 0.040  # seconds an answer is held back, per request
+UNSERVABLE = ("zebra",)
 _NO_ID = b"\x02\x01\x00"
 
 
@@ -133,10 +134,11 @@ def _time_collection(entries: list[tuple[str, int, str]], concurrency: int, tmp:
         t0 = time.perf_counter()
         samples = collector.collect()
         times.append(time.perf_counter() - t0)
-        up = [s for s in samples if s.name == "wardwatch_printer_up"]
-        if len(up) != len(entries) or not all(s.value == 1 for s in up):
-            down = [s.labels["printer"] for s in up if s.value != 1]
-            raise RuntimeError(f"printers not read in the benchmark: {down or 'missing'}")
+        # every printer answered (whether it can print is what its recording says, not the benchmark's business)
+        read = [s for s in samples if s.name == "wardwatch_printer_source_up"]
+        if len(read) != len(entries) or not all(s.value == 1 for s in read):
+            silent = [s.labels["printer"] for s in read if s.value != 1]
+            raise RuntimeError(f"printers not read in the benchmark: {silent or 'missing'}")
     return statistics.median(times)
 
 
@@ -178,7 +180,9 @@ def run(quick: bool) -> list[Row]:
     from printing import SNMPREC_DIR, snmpsim
 
     repeat = 1 if quick else 5
-    recordings = sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec"))
+    # zebra's hrDeviceID rows cannot be sent by snmpsim: every walk of it waits out a timeout, which would
+    # be all this measured (SOURCES.md, "Checked with snmpsim")
+    recordings = sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec") if p.stem not in UNSERVABLE)
     communities = {f"printer{i:02d}": recordings[i % len(recordings)] for i in range(PRINTERS)}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="wardwatch-bench-printers-") as tmp_, snmpsim(Path(tmp_),
