@@ -122,7 +122,10 @@ def test_canon_recording():
     (3, 8, 13, "media_empty"),        # subunitEmpty in the input group
     (3, 11, 13, "toner_empty"),       # subunitEmpty in the marker supplies group
     (4, 11, 12, "toner_low"),         # subunitAlmostEmpty in the marker supplies group
-    (3, 5, 9999, "other"),            # a critical alert we do not know
+    (3, 5, 9999, "alert_critical"),   # a critical alert we do not know: the printer stopped
+    (4, 8, 808, "input_empty"),       # inputMediaSupplyEmpty only as a warning: one tray, others feed
+    (4, 11, 1101, "toner_low"),       # markerTonerEmpty as a warning: it still prints
+    (1, 13, 8, None),                 # a jam of severity other(1): not the printer's complaint
     (4, 5, 9999, None),               # an unknown warning is not a problem
     (255, 255, -1, None),             # the Brother "Sleep" row
     (5, 6, 4, None),                  # coverClosed, a binary change event
