@@ -201,7 +201,8 @@ def problems_from_ipp_reasons(reasons: Iterable[str]) -> set[str]:
 #   "Black Cartridge 827A HP CF300A", "Fuser Kit HP 110V-C1N54A, 220V-C1N58A", "Clean Rollers HP None" (HP)
 #   "Black Toner Cartridge OKI DATA CORP"                                 (OKI: the maker, not the supply)
 _SERIAL_IN_NAME = re.compile(
-    r"(?:[\s,;]+|^)(?:S/N|SN|P/N|PN|CRUM|serial(?:\s*no\.?)?|part\s*(?:no\.?|number))(?=$|[\s:#.\-]|\d).*$",
+    r"(?:\s*[,;]\s*(?:S/N|SN|P/N|PN|CRUM)"  # after a comma or semicolon: whatever follows
+    r"|(?:\s+|^)(?:S/N|SN|P/N|PN|CRUM|serial(?:\s*no\.?)?|part\s*(?:no\.?|number))(?=$|[\s:#.\-]|\d)).*$",
     re.IGNORECASE)
 _HP_PART = re.compile(r"(?:\s+\d{2,3}[A-Z]{1,2})?\s+HP(?:\s.*)?$")
 _MAKER_SUFFIX = re.compile(r"\s+OKI\s+DATA\s+CORP\.?$", re.IGNORECASE)
