@@ -48,11 +48,11 @@ class Decision:
     when: str          # the condition, as docs/printers-scanners.md prints it
     problem: str       # the `problem` label it raises ("" for none)
     blocks: bool       # True: the printer is down (wardwatch_printer_up 0)
-    source: str        # what says so: "flag" (the printer's own) or "reading" (a level wardwatch reads)
+    source: str        # what says so: "flag" (the printer's own), "reading" (a level wardwatch reads), "silence"
 
 
 DECISIONS: tuple[Decision, ...] = (
-    Decision("unreachable", "no network source (IPP, SNMP) of the printer answers", UNREACHABLE, True, "flag"),
+    Decision("unreachable", "no network source (IPP, SNMP) of the printer answers", UNREACHABLE, True, "silence"),
     # hrPrinterDetectedErrorState (RFC 3805 §2.2.13.4)
     Decision("bit.noPaper", "hrPrinterDetectedErrorState noPaper", MEDIA_EMPTY, True, "flag"),
     Decision("bit.noToner", "hrPrinterDetectedErrorState noToner", TONER_EMPTY, True, "flag"),
@@ -310,3 +310,14 @@ def tray_readings(trays: Sequence[Tray]) -> Verdict:
 def empty_inputs(trays: Sequence[Tray]) -> list[str]:
     """The automatic trays that read 0, by name."""
     return [t.name for t in trays if not t.manual and tray_state(t) == EMPTY]
+
+
+def markdown_table() -> str:
+    """DECISIONS as docs/printers-scanners.md prints it (scripts/update-readme.py writes it there)."""
+    lines = ["| row | when | problem | printer down? | said by |", "| --- | --- | --- | --- | --- |"]
+    for d in DECISIONS:
+        problem = f"`{d.problem}`" if d.problem and not d.problem.startswith("(") else (d.problem or "—")
+        said = {"flag": "the printer's own flags", "reading": "a reading wardwatch makes",
+                "silence": "no answer"}[d.source]
+        lines.append(f"| `{d.id}` | {d.when} | {problem} | {'**yes**' if d.blocks else 'no'} | {said} |")
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ PWG 5100.9, not read from the table."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,13 @@ CASES: dict[str, tuple[Callable[[], PrinterView], set[str], bool]] = {
     "waste.direction_unknown": (lambda: view(snmp(supplies=(("Waste Toner", WASTE_TONER, None, 100, 5),))), set(),
                                 True),
 }
+
+
+def test_the_docs_print_the_table():
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "printers-scanners.md").read_text(encoding="utf-8")
+    begin, end = "<!-- decision-table:begin -->\n", "<!-- decision-table:end -->"
+    assert doc.split(begin, 1)[1].split(end, 1)[0] == printer_rules.markdown_table(), \
+        "docs/printers-scanners.md's decision table is out of date: run python3 scripts/update-readme.py"
 
 
 def test_every_row_has_a_case():
