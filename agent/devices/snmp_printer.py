@@ -89,7 +89,6 @@ _TONER_TYPES = frozenset({3, 5, 6, 7, 12, 13, 21, 35})  # toner ink inkCartridge
 _WASTE_TYPES = frozenset({4, 8, 14, 24, 26})  # wasteToner wasteInk wasteWax wasteWater wastePaper
 RECEPTACLE_THAT_IS_FILLED = 4
 
-RECEPTACLE_THAT_IS_FILLED = 4
 ALERT_SEVERITIES = printer_rules.ALERT_SEVERITIES
 # a supply without a description is named after its type
 _TYPE_NAMES = {3: "Toner", 4: "Waste Toner", 5: "Ink", 6: "Ink Cartridge", 8: "Waste Ink", 9: "Drum",
