@@ -31,6 +31,7 @@ from bench.common import Row
 
 PRINTERS = 20
 LATENCY = 0.040  # seconds an answer is held back, per request
+UNSERVABLE = ("zebra",)
 _NO_ID = b"\x02\x01\x00"
 
 
@@ -118,25 +119,27 @@ def _collector(entries: list[tuple[str, int, str]], concurrency: int, tmp: Path)
     from collector_runs import printers
 
     items = "".join(f"      - name: \"{name}\"\n        address: 127.0.0.1\n        ipp: false\n"
-                    f"        snmp_port: {port}\n        community: {community}\n        snmp_timeout: 2s\n"
+                    f"        snmp_port: {port}\n        community: {community}\n        snmp_timeout: 10s\n"
                     f"        snmp_retries: 0\n"
                     for name, port, community in entries)
     cfg = (f"collectors:\n  printers:\n    local_queues: false\n    concurrency: {concurrency}\n"
-           f"    device_timeout: 20s\n    printers:\n{items}")
+           f"    device_timeout: 60s\n    printers:\n{items}")
     return printers(cfg, tmp)
 
 
-def _time_collection(entries: list[tuple[str, int, str]], concurrency: int, tmp: Path, repeat: int) -> float:
+def _time_collection(entries: list[tuple[str, int, str]], concurrency: int, tmp: Path, repeat: int,
+                     check: bool = True) -> float:
     collector = _collector(entries, concurrency, tmp)
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         samples = collector.collect()
         times.append(time.perf_counter() - t0)
-        up = [s for s in samples if s.name == "wardwatch_printer_up"]
-        if len(up) != len(entries) or not all(s.value == 1 for s in up):
-            down = [s.labels["printer"] for s in up if s.value != 1]
-            raise RuntimeError(f"printers not read in the benchmark: {down or 'missing'}")
+        # every printer answered (whether it can print is what its recording says, not the benchmark's business)
+        read = [s for s in samples if s.name == "wardwatch_printer_source_up"]
+        if check and (len(read) != len(entries) or not all(s.value == 1 for s in read)):
+            silent = [s.labels["printer"] for s in read if s.value != 1]
+            raise RuntimeError(f"printers not read in the benchmark: {silent or 'missing'}")
     return statistics.median(times)
 
 
@@ -178,14 +181,18 @@ def run(quick: bool) -> list[Row]:
     from printing import SNMPREC_DIR, snmpsim
 
     repeat = 1 if quick else 5
-    recordings = sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec"))
+    # zebra's hrDeviceID rows cannot be sent by snmpsim: every walk of it waits out a timeout, which would
+    # be all this measured (SOURCES.md, "Checked with snmpsim")
+    recordings = sorted(p.stem for p in SNMPREC_DIR.glob("*.snmprec") if p.stem not in UNSERVABLE)
     communities = {f"printer{i:02d}": recordings[i % len(recordings)] for i in range(PRINTERS)}
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="wardwatch-bench-printers-") as tmp_, snmpsim(Path(tmp_),
                                                                                             communities) as port:
         tmp = Path(tmp_)
         direct = [(c, port, c) for c in communities]
-        _time_collection(direct, PRINTERS, tmp, 1)  # warm up: snmpsim opens each recording once
+        # warm up: snmpsim indexes each recording when first asked, which can outlast a request's timeout
+        for _ in range(3):
+            _time_collection(direct, 1, tmp, 1, check=False)
         parallel = _time_collection(direct, PRINTERS, tmp, repeat)
         serial = _time_collection(direct, 1, tmp, repeat)
         rows.append(Row("printers", f"{PRINTERS} SNMP printers, one collection, loopback (snmpsim-bound)",

@@ -7,6 +7,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent import config as cfg  # noqa: E402
+from agent.devices import printer_rules  # noqa: E402
 from exporters import catalogue  # noqa: E402
 
 
@@ -21,3 +22,6 @@ readme = REPO / "README.md"
 text = put(readme.read_text(encoding="utf-8"), "config-reference", cfg.reference_markdown())
 text = put(text, "metric-reference", catalogue.reference_markdown())
 readme.write_text(text, encoding="utf-8")
+
+doc = REPO / "docs" / "printers-scanners.md"
+doc.write_text(put(doc.read_text(encoding="utf-8"), "decision-table", printer_rules.markdown_table()), encoding="utf-8")

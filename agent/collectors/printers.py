@@ -26,7 +26,7 @@ from pathlib import Path
 
 from agent.collectors.base import Collector, Sample, sample
 from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
-from agent.devices import ipp, ipp_status, snmp_printer, snmp_usm
+from agent.devices import ipp, ipp_status, printer_rules, snmp_printer, snmp_usm
 from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
 
@@ -362,24 +362,26 @@ class PrintersCollector(Collector):
                 network[p.name] = [SourceStatus(source, reachable=False, error=f"no queue named {p.queue!r}",
                                                 problems={MISSING}), *network.get(p.name, [])]
         t = self.context.config.thresholds
-        limits = {"supply_low_ratio": t.printer_supply_low_ratio, "queue_stuck_after": t.printer_queue_stuck_after}
+        limits = {"supply_low_ratio": t.printer_supply_low_ratio, "queue_stuck_after": t.printer_queue_stuck_after,
+                  "waste_nearly_full_ratio": t.printer_waste_nearly_full_ratio}
         views = [merge(name, [status], **limits) for name, status in sorted(local.items()) if name not in bound]
         views += [merge(p.name, network.get(p.name, []), **limits) for p in printers]
         return views, spooler_up
 
     def collect(self) -> list[Sample]:
         views, spooler_up = self.views()
+        t = self.context.config.thresholds
         out: list[Sample] = []
         if spooler_up is not None:
             out.append(sample("wardwatch_printer_spooler_up", int(spooler_up)))
         if self.settings.discovery.enabled:
             out.append(sample("wardwatch_printers_discovered", len(self._discovered)))
         for v in views:
-            out += samples(v)
+            out += samples(v, t.printer_supply_low_ratio, t.printer_waste_nearly_full_ratio)
         return out
 
 
-def samples(v: PrinterView) -> list[Sample]:
+def samples(v: PrinterView, low_ratio: float = 0.1, nearly_full_ratio: float = 0.9) -> list[Sample]:
     p = v.name
     out = [
         sample("wardwatch_printer_up", int(v.up), printer=p),
@@ -403,9 +405,15 @@ def samples(v: PrinterView) -> list[Sample]:
     for supply in v.supplies:
         if supply.ratio is not None:
             out.append(sample("wardwatch_printer_supply_ratio", supply.ratio, printer=p, supply=supply.name))
+        if supply.fill is not None:
+            out.append(sample("wardwatch_printer_waste_fill_ratio", supply.fill, printer=p, supply=supply.name))
+        out.append(sample("wardwatch_printer_supply_state", 1, printer=p, supply=supply.name, kind=supply.kind,
+                          state=printer_rules.supply_state(supply, low_ratio, nearly_full_ratio)))
     for tray in v.trays:
         if tray.ratio is not None:
             out.append(sample("wardwatch_printer_input_ratio", tray.ratio, printer=p, input=tray.name))
+        out.append(sample("wardwatch_printer_input_state", 1, printer=p, input=tray.name,
+                          manual=str(int(tray.manual)), state=printer_rules.tray_state(tray)))
     if v.alerts is not None:
         out += [sample("wardwatch_printer_alerts", v.alerts.get(sev, 0), printer=p, severity=sev)
                 for sev in ("critical", "warning", "other")]

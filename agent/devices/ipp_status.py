@@ -12,7 +12,10 @@ from typing import Any
 
 from agent.devices import ipp
 from agent.devices.printer_status import (
+    FILL,
     NOT_ACCEPTING,
+    SPACE_LEFT,
+    WASTE,
     SourceStatus,
     Supply,
     clean_supply_name,
@@ -67,12 +70,13 @@ def parse_printer_supply(values: list[Any], descriptions: list[Any]) -> list[Sup
             continue  # a malformed entry is skipped, not guessed at
         description = str(descriptions[i]) if i < len(descriptions) and descriptions[i] is not None else ""
         kind = kind_from_ipp_type(fields.get("type", ""), description)
+        direction = ""
         if fields.get("class", "").lower() == "receptaclethatisfilled":
-            kind = "waste"
+            kind, direction = WASTE, SPACE_LEFT  # PWG 5100.13 keeps RFC 3805's meaning: the space left
         out.append((clean_supply_name(description or fields.get("type", ""), f"supply {i + 1}"), kind,
-                    level, max_capacity))
+                    level, max_capacity, direction))
     names = unique_names([o[0] for o in out])
-    return [Supply(n, kind, level, cap) for n, (_, kind, level, cap) in zip(names, out, strict=True)]
+    return [Supply(n, kind, level, cap, d) for n, (_, kind, level, cap, d) in zip(names, out, strict=True)]
 
 
 def parse_marker_levels(attrs: dict[str, list[Any]]) -> list[Supply]:
@@ -89,7 +93,9 @@ def parse_marker_levels(attrs: dict[str, list[Any]]) -> list[Supply]:
         mtype = str(types[i]) if i < len(types) and types[i] is not None else ""
         rows.append((clean_supply_name(name or mtype, f"supply {i + 1}"), kind_from_ipp_type(mtype, name), level))
     labels = unique_names([r[0] for r in rows])
-    return [Supply(label, kind, level, 100) for label, (_, kind, level) in zip(labels, rows, strict=True)]
+    # CUPS's marker-levels give a waste unit's fill (its SNMP backend turns RFC 3805's space left round)
+    return [Supply(label, kind, level, 100, FILL if kind == WASTE else "")
+            for label, (_, kind, level) in zip(labels, rows, strict=True)]
 
 
 def status_from_attributes(attrs: dict[str, list[Any]], source: str) -> SourceStatus:

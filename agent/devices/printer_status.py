@@ -16,18 +16,21 @@ MEDIA_EMPTY, MEDIA_LOW, JAMMED, DOOR_OPEN = "media_empty", "media_low", "jammed"
 TONER_LOW, TONER_EMPTY, MARKER_WASTE_FULL = "toner_low", "toner_empty", "marker_waste_full"
 SERVICE_REQUESTED, QUEUE_STUCK, UNREACHABLE, MISSING, OTHER = (
     "service_requested", "queue_stuck", "unreachable", "missing", "other")
+INPUT_EMPTY, WASTE_NEARLY_FULL, DEVICE_WARNING, ALERT_CRITICAL = (
+    "input_empty", "waste_nearly_full", "device_warning", "alert_critical")
 
 PROBLEMS: tuple[str, ...] = (
     OFFLINE, PAUSED, STOPPED, NOT_ACCEPTING, MEDIA_EMPTY, MEDIA_LOW, JAMMED, DOOR_OPEN, TONER_LOW,
     TONER_EMPTY, MARKER_WASTE_FULL, SERVICE_REQUESTED, QUEUE_STUCK, UNREACHABLE, MISSING, OTHER,
+    INPUT_EMPTY, WASTE_NEARLY_FULL, DEVICE_WARNING, ALERT_CRITICAL,
 )
 
-# Problems that stop the printer from printing: any of them makes wardwatch_printer_up 0.
-# The others (low paper or toner, a service request, an unknown warning) are reported
-# while the printer still prints.
+# Problems that stop the printer from printing when the printer itself (or its queue) says
+# so: IPP reasons, a local queue's state. Levels read from the printer never block on their
+# own (agent.devices.printer_rules: the decision table).
 BLOCKING: frozenset[str] = frozenset({
     OFFLINE, PAUSED, STOPPED, NOT_ACCEPTING, MEDIA_EMPTY, JAMMED, DOOR_OPEN, TONER_EMPTY,
-    MARKER_WASTE_FULL, QUEUE_STUCK, UNREACHABLE, MISSING,
+    MARKER_WASTE_FULL, QUEUE_STUCK, UNREACHABLE, MISSING, ALERT_CRITICAL,
 })
 
 def stopped_problem(state: str, problems: set[str]) -> set[str]:
@@ -39,6 +42,9 @@ def stopped_problem(state: str, problems: set[str]) -> set[str]:
 
 # Supply kinds: what a supply running out means.
 TONER, WASTE, PART = "toner", "waste", "part"
+# How a waste receptacle's level reads: the space left (RFC 3805 receptacleThatIsFilled), how
+# full it is (CUPS marker-levels), or not known (a waste type or name without the class).
+SPACE_LEFT, FILL, DIRECTION_UNKNOWN = "space_left", "fill", ""
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,29 @@ class Supply:
     kind: str  # TONER, WASTE or PART
     level: int
     max_capacity: int
+    direction: str = DIRECTION_UNKNOWN  # waste only: SPACE_LEFT, FILL or DIRECTION_UNKNOWN
 
     @property
     def ratio(self) -> float | None:
+        """What is left of a consumable; None for a receptacle (see `fill`)."""
+        if self.kind == WASTE:
+            return None
         return level_ratio(self.level, self.max_capacity)
+
+    @property
+    def fill(self) -> float | None:
+        """How full a waste receptacle is (0 empty, 1 full); None when its level cannot be read
+        that way (no number, or the direction is not known)."""
+        if self.kind != WASTE:
+            return None
+        if self.direction == SPACE_LEFT:
+            if self.level == 0:
+                return 1.0  # no space left, whatever the capacity says
+            ratio = level_ratio(self.level, self.max_capacity)
+            return None if ratio is None else 1.0 - ratio
+        if self.direction == FILL:
+            return level_ratio(self.level, self.max_capacity)
+        return None
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,8 @@ class SourceStatus:
     reasons: tuple[str, ...] = ()   # IPP printer-state-reasons keywords as sent
     message: str = ""               # printer-state-message and the like
     problems: set[str] = field(default_factory=set)
+    blocking: set[str] | None = None  # the problems that stop printing; None: those in BLOCKING
+    device_status: int | None = None  # hrDeviceStatus (RFC 2790), SNMP only
     make_model: str = ""
     serial: str = ""
     address: str = ""               # host this queue prints to, when known (for merging)
@@ -90,6 +117,10 @@ class SourceStatus:
     supplies: list[Supply] = field(default_factory=list)
     trays: list[Tray] = field(default_factory=list)
     alerts: dict[str, int] = field(default_factory=dict)  # severity -> count
+
+    @property
+    def blocking_problems(self) -> set[str]:
+        return set(self.problems & BLOCKING) if self.blocking is None else set(self.blocking)
 
 
 def level_ratio(level: int, max_capacity: int) -> float | None:
@@ -162,16 +193,31 @@ def problems_from_ipp_reasons(reasons: Iterable[str]) -> set[str]:
 
 # --- supply names and kinds -------------------------------------------------------
 
-_SERIAL_IN_NAME = re.compile(r"\s*\b(S/N|SN|serial(\s*no\.?)?)\s*[:#].*$", re.IGNORECASE)
+# Serial numbers, part numbers and CRUM ids that printers append to a supply's description;
+# each form was seen in a real printer's answers (docs/printers-scanners.md, "Supply labels"):
+#   "Black Toner Cartridge S/N:CRUM-17012345678", "Fuser S/N:"          (Samsung)
+#   "Black Toner, PN 006R01509;SN48178080E0000481"                       (Xerox)
+#   "Toner SN: 123", "Toner SN#123", "Toner Serial No. 1"
+#   "Black Cartridge 827A HP CF300A", "Fuser Kit HP 110V-C1N54A, 220V-C1N58A", "Clean Rollers HP None" (HP)
+#   "Black Toner Cartridge OKI DATA CORP"                                 (OKI: the maker, not the supply)
+_SERIAL_IN_NAME = re.compile(
+    r"(?:\s*[,;]\s*(?:S/N|SN|P/N|PN|CRUM)"  # after a comma or semicolon: whatever follows
+    r"|(?:\s+|^)(?:S/N|SN|P/N|PN|CRUM|serial(?:\s*no\.?)?|part\s*(?:no\.?|number))(?=$|[\s:#.\-]|\d)).*$",
+    re.IGNORECASE)
+_HP_PART = re.compile(r"(?:\s+\d{2,3}[A-Z]{1,2})?\s+HP(?:\s.*)?$")
+_MAKER_SUFFIX = re.compile(r"\s+OKI\s+DATA\s+CORP\.?$", re.IGNORECASE)
 _TONER_WORDS = re.compile(r"toner|\bink\b|cartridge|mực|hộp mực|ribbon", re.IGNORECASE)
 _WASTE_WORDS = re.compile(r"waste|thải", re.IGNORECASE)
 
 
 def clean_supply_name(name: str, fallback: str) -> str:
-    """A bounded label: no serial numbers (some printers append "S/N:..." to the
-    description), no runs of spaces, at most 64 characters."""
-    name = _SERIAL_IN_NAME.sub("", name.replace("\x00", " "))
-    name = " ".join(name.split())[:64].strip()
+    """A bounded, stable label: the supply's colour and kind without the serial or part
+    numbers some printers append (every form in `_SERIAL_IN_NAME`, `_HP_PART`,
+    `_MAKER_SUFFIX`), no NULs, no runs of spaces, at most 64 characters."""
+    name = " ".join(name.replace("\x00", " ").split())
+    for pattern in (_SERIAL_IN_NAME, _HP_PART, _MAKER_SUFFIX):
+        name = pattern.sub("", name).strip(" ,;")
+    name = name[:64].strip()
     return name or fallback
 
 
@@ -211,36 +257,13 @@ def kind_from_ipp_type(marker_type: str, description: str = "") -> str:
     return PART
 
 
-def supply_problems(supplies: Iterable[Supply], low_ratio: float) -> set[str]:
-    """Problems read from supply levels. Waste receptacles are left to the device's own
-    flags: implementations disagree on whether their level is the space left or the fill."""
-    out: set[str] = set()
-    for s in supplies:
-        ratio = s.ratio
-        if ratio is None or s.kind == WASTE:
-            continue
-        if s.kind == TONER:
-            if ratio <= 0:
-                out.add(TONER_EMPTY)
-            elif ratio <= low_ratio:
-                out.add(TONER_LOW)
-        elif ratio <= 0:
-            out.add(SERVICE_REQUESTED)  # a drum, fuser or belt at the end of its life
-    return out
+_MANUAL_TRAY = re.compile(r"\b(mp(\s*tray)?|multi[- ]?purpose|manual|bypass|khay tay)\b", re.IGNORECASE)
+_ON_REQUEST = 1  # prtInputStatus availability "unavailable and on request" (RFC 3805 SubUnitStatusTC)
 
 
-_MANUAL_TRAY = re.compile(r"\b(mp|multi[- ]?purpose|manual|bypass|khay tay)\b", re.IGNORECASE)
-
-
-def is_manual_tray(name: str, input_type: int | None = None) -> bool:
-    """sheetFeedManual(5) in prtInputType, or a name that says so ("MP Tray", "Bypass")."""
-    return input_type == 5 or bool(_MANUAL_TRAY.search(name))
-
-
-def tray_problems(trays: Iterable[Tray]) -> set[str]:
-    """An automatic tray with nothing left is media_empty; manual feeds are normally empty."""
-    out: set[str] = set()
-    for t in trays:
-        if not t.manual and t.level == 0:
-            out.add(MEDIA_EMPTY)
-    return out
+def is_manual_tray(name: str, input_type: int | None = None, status: int | None = None) -> bool:
+    """A feed normally left empty: sheetFeedManual(5) in prtInputType, a prtInputStatus whose
+    availability is "unavailable and on request" (HP's multipurpose "Tray 1"), or a name that
+    says so ("MP Tray", "MPTRAY", "Bypass Tray", "Manual Paper")."""
+    on_request = status is not None and status >= 0 and status & 0b111 == _ON_REQUEST
+    return input_type == 5 or on_request or bool(_MANUAL_TRAY.search(name))

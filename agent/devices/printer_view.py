@@ -6,15 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.devices import printer_rules
 from agent.devices.printer_status import (
-    BLOCKING,
-    QUEUE_STUCK,
-    UNREACHABLE,
     SourceStatus,
     Supply,
     Tray,
-    supply_problems,
-    tray_problems,
 )
 
 LOCAL_SOURCES = ("cups", "windows")
@@ -31,6 +27,7 @@ class PrinterView:
     name: str
     sources: list[SourceStatus]
     problems: set[str] = field(default_factory=set)
+    blocking: set[str] = field(default_factory=set)  # the problems that stop it printing
     state: str = ""
     accepting: bool | None = None
     reasons: tuple[str, ...] = ()
@@ -50,7 +47,7 @@ class PrinterView:
     @property
     def up(self) -> bool:
         """Present and able to print: some source answered and nothing blocks printing."""
-        return self.reachable and not (self.problems & BLOCKING)
+        return self.reachable and not self.blocking
 
     @property
     def source_label(self) -> str:
@@ -70,14 +67,16 @@ def _first(statuses: Sequence[SourceStatus], order: Sequence[str], attr: str):
 
 
 def merge(name: str, statuses: Sequence[SourceStatus], *, supply_low_ratio: float,
-          queue_stuck_after: float) -> PrinterView:
+          queue_stuck_after: float, waste_nearly_full_ratio: float = 0.9) -> PrinterView:
     view = PrinterView(name, list(statuses))
     reachable = [s for s in statuses if s.reachable]
     for s in statuses:
         view.problems |= s.problems  # an unanswered network source has none; a vanished queue says "missing"
+        view.blocking |= s.blocking_problems
+    verdict = printer_rules.Verdict()
     network = [s for s in statuses if s.source in NETWORK_SOURCES]
     if network and not any(s.reachable for s in network):
-        view.problems.add(UNREACHABLE)
+        verdict.apply("unreachable")
 
     view.state = _first(reachable, _STATE_ORDER, "state") or ""
     view.accepting = _first(reachable, _STATE_ORDER, "accepting")
@@ -102,8 +101,15 @@ def merge(name: str, statuses: Sequence[SourceStatus], *, supply_low_ratio: floa
     view.alerts = dict(snmp.alerts) if snmp is not None else None
 
     if reachable:
-        view.problems |= supply_problems(view.supplies, supply_low_ratio)
-        view.problems |= tray_problems(view.trays)
+        for v in (printer_rules.supply_readings(view.supplies, supply_low_ratio, waste_nearly_full_ratio),
+                  printer_rules.tray_readings(view.trays)):
+            verdict.problems |= v.problems
+            verdict.blocking |= v.blocking
         if view.jobs_waiting and view.oldest_job_age is not None and view.oldest_job_age > queue_stuck_after:
-            view.problems.add(QUEUE_STUCK)
+            verdict.apply("queue.stuck")
+        if snmp is not None:
+            verdict.problems |= printer_rules.device_warning(snmp.device_status,
+                                                             view.problems | verdict.problems).problems
+    view.problems |= verdict.problems
+    view.blocking |= verdict.blocking
     return view

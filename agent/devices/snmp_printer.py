@@ -13,19 +13,11 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.devices import snmp, snmp_usm
+from agent.devices import printer_rules, snmp, snmp_usm
 from agent.devices.printer_status import (
-    DOOR_OPEN,
-    JAMMED,
-    MARKER_WASTE_FULL,
-    MEDIA_EMPTY,
-    MEDIA_LOW,
-    OFFLINE,
-    OTHER,
-    SERVICE_REQUESTED,
+    PART,
+    SPACE_LEFT,
     TONER,
-    TONER_EMPTY,
-    TONER_LOW,
     WASTE,
     SourceStatus,
     Supply,
@@ -58,6 +50,7 @@ SUPPLY_LEVEL = _oid("1.3.6.1.2.1.43.11.1.1.9")
 INPUT_TYPE = _oid("1.3.6.1.2.1.43.8.2.1.2")
 INPUT_MAX = _oid("1.3.6.1.2.1.43.8.2.1.9")
 INPUT_LEVEL = _oid("1.3.6.1.2.1.43.8.2.1.10")
+INPUT_STATUS = _oid("1.3.6.1.2.1.43.8.2.1.11")
 INPUT_NAME = _oid("1.3.6.1.2.1.43.8.2.1.13")
 ALERT_SEVERITY = _oid("1.3.6.1.2.1.43.18.1.1.2")
 ALERT_GROUP = _oid("1.3.6.1.2.1.43.18.1.1.4")
@@ -73,7 +66,7 @@ WALK_GROUPS: tuple[tuple[tuple[OID, ...], int], ...] = (
     ((SYS_DESCR, HR_PRINTER_STATUS, HR_PRINTER_ERROR_STATE, PRT_SERIAL, CONSOLE_TEXT), 2),
     ((HR_DEVICE_TYPE, HR_DEVICE_DESCR, HR_DEVICE_STATUS), 4),
     ((SUPPLY_CLASS, SUPPLY_TYPE, SUPPLY_DESCR, SUPPLY_MAX, SUPPLY_LEVEL), 8),
-    ((INPUT_TYPE, INPUT_MAX, INPUT_LEVEL, INPUT_NAME), 4),
+    ((INPUT_TYPE, INPUT_MAX, INPUT_LEVEL, INPUT_STATUS, INPUT_NAME), 4),
     ((ALERT_SEVERITY, ALERT_GROUP, ALERT_CODE, ALERT_DESCR), 4),
 )
 COLUMNS: tuple[OID, ...] = tuple(c for group, _ in WALK_GROUPS for c in group)
@@ -88,13 +81,6 @@ ERROR_STATE_BITS: tuple[str, ...] = (
     "inputTrayMissing", "outputTrayMissing", "markerSupplyMissing", "outputNearFull", "outputFull",
     "inputTrayEmpty", "overduePreventMaint",
 )
-_ERROR_BIT_PROBLEMS = {
-    "lowPaper": MEDIA_LOW, "noPaper": MEDIA_EMPTY, "lowToner": TONER_LOW, "noToner": TONER_EMPTY,
-    "doorOpen": DOOR_OPEN, "jammed": JAMMED, "offline": OFFLINE, "serviceRequested": SERVICE_REQUESTED,
-    "inputTrayMissing": OTHER, "outputTrayMissing": OTHER, "markerSupplyMissing": OTHER, "outputFull": OTHER,
-    "inputTrayEmpty": MEDIA_EMPTY, "overduePreventMaint": SERVICE_REQUESTED,
-}
-
 HR_PRINTER_STATUS_STATES = {3: "idle", 4: "processing", 5: "processing"}  # idle, printing, warmup
 
 # prtMarkerSuppliesType (IANA-PRINTER-MIB): toner-like and waste types.
@@ -103,21 +89,10 @@ _TONER_TYPES = frozenset({3, 5, 6, 7, 12, 13, 21, 35})  # toner ink inkCartridge
 _WASTE_TYPES = frozenset({4, 8, 14, 24, 26})  # wasteToner wasteInk wasteWax wasteWater wastePaper
 RECEPTACLE_THAT_IS_FILLED = 4
 
-# prtAlertSeverityLevel and prtAlertCode (IANA-PRINTER-MIB PrtAlertCodeTC)
-ALERT_SEVERITIES = {1: "other", 3: "critical", 4: "warning", 5: "warning"}
-_ALERT_CODE_PROBLEMS = {
-    3: DOOR_OPEN, 5: DOOR_OPEN, 8: JAMMED, 11: SERVICE_REQUESTED, 22: OFFLINE, 30: SERVICE_REQUESTED,
-    32: SERVICE_REQUESTED, 501: DOOR_OPEN, 807: MEDIA_LOW, 808: MEDIA_EMPTY,
-    1001: SERVICE_REQUESTED, 1002: SERVICE_REQUESTED, 1003: SERVICE_REQUESTED, 1004: SERVICE_REQUESTED,
-    1101: TONER_EMPTY, 1102: TONER_EMPTY, 1103: TONER_EMPTY, 1104: TONER_LOW, 1105: TONER_LOW, 1106: TONER_LOW,
-    1109: MARKER_WASTE_FULL, 1110: MARKER_WASTE_FULL, 1112: SERVICE_REQUESTED, 1114: SERVICE_REQUESTED,
-}
-_GROUP_INPUT, _GROUP_SUPPLIES = 8, 11
-# subunitAlmostEmpty(12), subunitEmpty(13), subunitFull(15): meaning depends on the group
-_SUBUNIT_CODE_PROBLEMS = {
-    (12, _GROUP_INPUT): MEDIA_LOW, (13, _GROUP_INPUT): MEDIA_EMPTY,
-    (12, _GROUP_SUPPLIES): TONER_LOW, (13, _GROUP_SUPPLIES): TONER_EMPTY, (15, _GROUP_SUPPLIES): MARKER_WASTE_FULL,
-}
+ALERT_SEVERITIES = printer_rules.ALERT_SEVERITIES
+# a supply without a description is named after its type
+_TYPE_NAMES = {3: "Toner", 4: "Waste Toner", 5: "Ink", 6: "Ink Cartridge", 8: "Waste Ink", 9: "Drum",
+               10: "Developer", 15: "Fuser", 20: "Transfer Unit", 21: "Toner Cartridge", 32: "Staples"}
 
 
 def decode_error_state(value: bytes) -> list[str]:
@@ -132,10 +107,9 @@ def decode_error_state(value: bytes) -> list[str]:
 
 
 def alert_problem(severity: int, group: int, code: int) -> str | None:
-    problem = _ALERT_CODE_PROBLEMS.get(code) or _SUBUNIT_CODE_PROBLEMS.get((code, group))
-    if problem is None and ALERT_SEVERITIES.get(severity) == "critical":
-        return OTHER
-    return problem
+    """The problem one prtAlert row raises (None for none): see printer_rules.alert_decision."""
+    row, problem = printer_rules.alert_decision(severity, group, code)
+    return problem if problem is not None else (printer_rules.RULES[row].problem or None)
 
 
 def text(value: Any) -> str:
@@ -178,35 +152,54 @@ def decode(tables: Mapping[OID, Column]) -> SourceStatus:
     error_state = _rows(tables.get(HR_PRINTER_ERROR_STATE, [])).get(device) if device else None
 
     status.state = HR_PRINTER_STATUS_STATES.get(prn_status or 0, "")
-    if dev_status == 5:  # down
-        status.problems.add(OFFLINE)
+    status.device_status = dev_status
+    if dev_status == printer_rules.DEVICE_DOWN:
         status.state = "stopped"
-    if isinstance(error_state, bytes):
-        bits = decode_error_state(error_state)
-        status.reasons = tuple(bits)
-        status.problems.update(_ERROR_BIT_PROBLEMS[b] for b in bits if b in _ERROR_BIT_PROBLEMS)
-    # what the printer's own panel shows (prtConsoleDisplayBufferText), one line
-    status.message = " / ".join(t for t in (text(v) for _, v in tables.get(CONSOLE_TEXT, [])) if t)[:120]
-
-    descr = _rows(tables.get(HR_DEVICE_DESCR, [])).get(device) if device else None
-    sys_descr = next((v for _, v in tables.get(SYS_DESCR, [])), None)
-    status.make_model = text(descr) or text(sys_descr).split(";")[0].split(",")[0].strip()
-    status.serial = next((text(v) for _, v in tables.get(PRT_SERIAL, []) if text(v)), "")
-
-    status.supplies = _supplies(tables)
-    status.trays = _trays(tables)
+    bits = decode_error_state(error_state) if isinstance(error_state, bytes) else []
+    status.reasons = tuple(bits)
 
     severities = _rows(tables.get(ALERT_SEVERITY, []))
     groups = _rows(tables.get(ALERT_GROUP, []))
     codes = _rows(tables.get(ALERT_CODE, []))
+    descriptions = _rows(tables.get(ALERT_DESCR, []))
+    alerts: list[tuple[int, int, int]] = []
+    alert_words: list[str] = []
     for index in sorted(set(severities) | set(codes)):
         sev = _int(severities.get(index)) or 0
         name = ALERT_SEVERITIES.get(sev, "other")
         status.alerts[name] = status.alerts.get(name, 0) + 1
-        problem = alert_problem(sev, _int(groups.get(index)) or 0, _int(codes.get(index)) or 0)
-        if problem:
-            status.problems.add(problem)
+        alerts.append((sev, _int(groups.get(index)) or 0, _int(codes.get(index)) or 0))
+        said = text(descriptions.get(index))
+        if name != "other" and said and said not in alert_words:
+            alert_words.append(said)
+    verdict = printer_rules.snmp_flags(bits, dev_status, alerts)
+    status.problems, status.blocking = verdict.problems, verdict.blocking
+
+    # the printer's own words: its panel (prtConsoleDisplayBufferText), then its alerts' descriptions
+    console = [t for t in (text(v) for _, v in tables.get(CONSOLE_TEXT, [])) if t]
+    status.message = " / ".join(dict.fromkeys(console + alert_words))[:120]
+
+    descr = _rows(tables.get(HR_DEVICE_DESCR, [])).get(device) if device else None
+    sys_descr = next((v for _, v in tables.get(SYS_DESCR, [])), None)
+    status.make_model = text(descr) or text(sys_descr).split(";")[0].split(",")[0].split(" version ")[0].strip()
+    status.serial = next((text(v) for _, v in tables.get(PRT_SERIAL, []) if text(v)), "")
+
+    status.supplies = _supplies(tables)
+    status.trays = _trays(tables)
     return status
+
+
+def supply_description(value: Any) -> str:
+    """prtMarkerSuppliesDescription as text. HP JetDirect sends the first 16 characters as
+    text, a line feed, then the rest as space-separated hex numbers written in ASCII (with
+    more line feeds, ending in 00): "Black Cartridge \\n38 32 37 41 ..." is "Black Cartridge
+    827A HP CF300A". Those are read back as the bytes they spell."""
+    raw = value if isinstance(value, bytes) else str(value or "").encode()
+    head, sep, rest = raw.partition(b"\n")
+    tokens = rest.split()
+    if sep and tokens and all(len(t) == 2 and all(c in b"0123456789abcdefABCDEF" for c in t) for t in tokens):
+        raw = head + bytes(int(t, 16) for t in tokens)
+    return text(raw)
 
 
 def _supplies(tables: Mapping[OID, Column]) -> list[Supply]:
@@ -220,21 +213,26 @@ def _supplies(tables: Mapping[OID, Column]) -> list[Supply]:
         level = _int(levels.get(index))
         if level is None:
             continue
-        description = text(descr.get(index))
+        description = supply_description(descr.get(index))
         stype = _int(types.get(index))
-        if classes.get(index) == RECEPTACLE_THAT_IS_FILLED or stype in _WASTE_TYPES:
-            kind = WASTE
+        sclass = _int(classes.get(index))
+        direction = ""
+        if sclass == RECEPTACLE_THAT_IS_FILLED:
+            kind, direction = WASTE, SPACE_LEFT  # RFC 3805: a receptacle's level is the space remaining
+        elif stype in _WASTE_TYPES:
+            kind = WASTE  # a waste type without the receptacle class: which way it reads is not known
         elif stype in _TONER_TYPES:
             kind = TONER
         elif stype in (None, 1, 2):  # other, unknown or absent: read the description
             kind = kind_from_words(description)
         else:
-            kind = "part"
+            kind = PART
         max_capacity = _int(maxes.get(index))
-        rows.append((clean_supply_name(description, f"supply {index[-1]}"), kind, level,
-                     -2 if max_capacity is None else max_capacity))
+        fallback = _TYPE_NAMES.get(stype or 0, f"Supply {index[-1]}")
+        rows.append((clean_supply_name(description, fallback), kind, level,
+                     -2 if max_capacity is None else max_capacity, direction))
     names = unique_names([r[0] for r in rows])
-    return [Supply(n, k, lvl, cap) for n, (_, k, lvl, cap) in zip(names, rows, strict=True)]
+    return [Supply(n, k, lvl, cap, d) for n, (_, k, lvl, cap, d) in zip(names, rows, strict=True)]
 
 
 def _trays(tables: Mapping[OID, Column]) -> list[Tray]:
@@ -242,15 +240,16 @@ def _trays(tables: Mapping[OID, Column]) -> list[Tray]:
     levels = _rows(tables.get(INPUT_LEVEL, []))
     maxes = _rows(tables.get(INPUT_MAX, []))
     types = _rows(tables.get(INPUT_TYPE, []))
+    statuses = _rows(tables.get(INPUT_STATUS, []))
     rows = []
     for index in sorted(levels):
         level = _int(levels.get(index))
         if level is None:
             continue
-        name = clean_supply_name(text(names.get(index)), f"tray {index[-1]}")
+        name = clean_supply_name(text(names.get(index)), f"Tray {index[-1]}")
         max_capacity = _int(maxes.get(index))
         rows.append((name, level, -2 if max_capacity is None else max_capacity,
-                     is_manual_tray(name, _int(types.get(index)))))
+                     is_manual_tray(name, _int(types.get(index)), _int(statuses.get(index)))))
     labels = unique_names([r[0] for r in rows])
     return [Tray(n, lvl, cap, manual) for n, (_, lvl, cap, manual) in zip(labels, rows, strict=True)]
 
@@ -313,10 +312,18 @@ async def _fetch(target: Target, version: int, security: snmp_usm.Security | Non
     try:
         if security is not None and security.engine is None:
             await _answer(snmp_usm.discover(agent, security))  # once, before the walks set off side by side
-        results = await asyncio.gather(*(_walk(agent, security, columns, repetitions)
-                                         for columns, repetitions in groups))
+        answers = await asyncio.gather(*(_walk(agent, security, columns, repetitions)
+                                         for columns, repetitions in groups), return_exceptions=True)
     finally:
         agent.close()
+    # A group left unanswered while others were answered is a row the agent cannot send (a Zebra's
+    # hrDeviceID "0", an OID of one arc, which snmpsim and some agents never put on the wire): the
+    # printer answers, without those columns. Nothing answered at all: the printer does not.
+    results = [a for a in answers if isinstance(a, dict)]
+    failures = [a for a in answers if not isinstance(a, dict)]
+    for failure in failures:
+        if not isinstance(failure, SnmpError) or isinstance(failure, SnmpRefusedError) or not results:
+            raise failure
     if security is not None:
         _SECURITY[target] = security  # kept for the next collection: no discovery then
     out: dict[OID, Column] = {}

@@ -3,8 +3,6 @@ words, what is wrong with it (Vietnamese and English)."""
 
 from __future__ import annotations
 
-import re
-
 from agent.collectors.base import Sample
 from agent.report import FAIL, PASS, Row, find
 
@@ -26,8 +24,35 @@ PROBLEM_TEXT = {
     "missing": {"vi": "máy in không còn được cài trên máy tính này",
                 "en": "the printer is no longer installed on this PC"},
     "other": {"vi": "lỗi khác (xem thông báo của máy in)", "en": "another problem (see the printer's message)"},
+    "input_empty": {"vi": "khay giấy trống", "en": "empty paper tray"},
+    "waste_nearly_full": {"vi": "hộp mực thải sắp đầy", "en": "the waste toner box is nearly full"},
+    "device_warning": {"vi": "máy in báo có cảnh báo", "en": "the printer reports a warning"},
+    "alert_critical": {"vi": "máy in báo lỗi nghiêm trọng và đã dừng",
+                       "en": "the printer reports a critical alert and has stopped"},
 }
-_WASTE = re.compile(r"waste|thải", re.IGNORECASE)  # a waste box is not toner left
+# The supplies or trays each problem is about, named after it: (metric, kind, state); trays have no kind.
+_NAMED: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "toner_low": ("supply", "toner", ("low",)),
+    "toner_empty": ("supply", "toner", ("empty",)),
+    "service_requested": ("supply", "part", ("empty",)),
+    "waste_nearly_full": ("supply", "waste", ("nearly_full",)),
+    "marker_waste_full": ("supply", "waste", ("full",)),
+    "input_empty": ("input", "", ("empty",)),
+    "media_empty": ("input", "", ("empty",)),
+}
+# Supplies in these states are listed even when no problem names them (every supply is visible).
+SUPPLY_TEXT = {
+    "low": {"vi": "sắp hết: {s}", "en": "low: {s}"},
+    "empty": {"vi": "hết: {s}", "en": "empty: {s}"},
+    "some_remaining": {"vi": "còn một ít (máy in không cho số): {s}", "en": "some remaining (no number given): {s}"},
+    "unknown": {"vi": "không rõ mức: {s}", "en": "level unknown: {s}"},
+    "waste_some_remaining": {"vi": "hộp thải còn chỗ (máy in không cho số): {s}",
+                             "en": "waste unit with some space left (no number given): {s}"},
+    "waste_unknown": {"vi": "hộp thải {s}: không đọc được độ đầy (máy in không cho số, hoặc không cho biết "
+                                "mức là phần còn trống hay phần đã đầy)",
+                      "en": "waste unit {s}: its fill cannot be read (no number, or the printer does not say "
+                            "whether its level is the space left or the fill)"},
+}
 STATE_TEXT = {
     "idle": {"vi": "sẵn sàng", "en": "idle"},
     "processing": {"vi": "đang in", "en": "printing"},
@@ -42,8 +67,7 @@ TEXT = {
                      "en": "does not answer (CUPS or the Print Spooler stopped?)"},
     "jobs": {"vi": "{n} lệnh in đang chờ", "en": "{n} job(s) waiting"},
     "oldest": {"vi": "lâu nhất {age}", "en": "oldest {age}"},
-    "message": {"vi": "thông báo: “{m}”", "en": "message: “{m}”"},
-    "supplies": {"vi": "mực còn: {s}", "en": "supplies left: {s}"},
+    "message": {"vi": "máy in báo: “{m}”", "en": "the printer says: “{m}”"},
 }
 
 
@@ -83,16 +107,50 @@ def rows(samples: list[Sample], lang: str) -> list[Row]:
             if age:
                 text += f" ({TEXT['oldest'][lang].format(age=age_text(age, lang))})"
             found.append(text)
-        problems = [k for k, _ in _labels(samples, "wardwatch_printer_problem", "problem", p)]
-        detail = [PROBLEM_TEXT.get(x, PROBLEM_TEXT["other"])[lang] for x in problems]
-        message = next((k for k, _ in _labels(samples, "wardwatch_printer_state_message_info", "message", p)), "")
-        if message and problems:
-            detail.append(TEXT["message"][lang].format(m=message))
-        if {"toner_low", "toner_empty"} & set(problems):
-            levels = sorted(((n, r) for n, r in _labels(samples, "wardwatch_printer_supply_ratio", "supply", p)
-                             if not _WASTE.search(n)), key=lambda x: x[1])[:3]
-            if levels:
-                detail.append(TEXT["supplies"][lang].format(s=", ".join(f"{n} {r:.0%}" for n, r in levels)))
+        detail = _detail(samples, p, lang)
         out.append(Row("printers", f"printer:{p}", TEXT["printer"][lang].format(name=p), PASS if up else FAIL,
                        ", ".join(found), detail="; ".join(detail)))
     return out
+
+
+def _detail(samples: list[Sample], p: str, lang: str) -> list[str]:
+    """Every problem in words, each with the supplies or trays it is about; then every other supply
+    that is not plainly fine; then the printer's own words."""
+    mine = [s for s in samples if s.labels.get("printer") == p]
+    supplies = [s.labels for s in mine if s.name == "wardwatch_printer_supply_state"]
+    trays = [s.labels for s in mine if s.name == "wardwatch_printer_input_state"]
+    ratio = {s.labels["supply"]: s.value for s in mine if s.name == "wardwatch_printer_supply_ratio"}
+    fill = {s.labels["supply"]: s.value for s in mine if s.name == "wardwatch_printer_waste_fill_ratio"}
+
+    def named(labels: dict[str, str]) -> str:
+        name = labels.get("supply") or labels.get("input", "")
+        value = fill.get(name) if labels.get("kind") == "waste" else ratio.get(name)
+        return f"{name} {value:.0%}" if value is not None and "supply" in labels else name
+
+    problems = sorted(s.labels["problem"] for s in mine if s.name == "wardwatch_printer_problem")
+    detail, listed = [], set()
+    for x in problems:
+        text = PROBLEM_TEXT.get(x, PROBLEM_TEXT["other"])[lang]
+        if x in _NAMED:
+            kind_of, kind, states = _NAMED[x]
+            rows = [r for r in (supplies if kind_of == "supply" else trays) if r["state"] in states
+                    and (kind_of == "input" and r.get("manual") != "1" or r.get("kind") == kind)]
+            if rows:
+                text += ": " + ", ".join(named(r) for r in rows)
+                listed |= {r.get("supply", "") for r in rows}
+        detail.append(text)
+    rest = [r for r in supplies if r["supply"] not in listed]
+    for state in ("empty", "low", "some_remaining", "unknown"):
+        names = [named(r) for r in rest if r["state"] == state and r["kind"] != "waste"]
+        if names:
+            detail.append(SUPPLY_TEXT[state][lang].format(s=", ".join(names)))
+    waste_left = [named(r) for r in rest if r["kind"] == "waste" and r["state"] == "some_remaining"]
+    if waste_left:
+        detail.append(SUPPLY_TEXT["waste_some_remaining"][lang].format(s=", ".join(waste_left)))
+    for r in rest:
+        if r["kind"] == "waste" and r["state"] == "unknown":
+            detail.append(SUPPLY_TEXT["waste_unknown"][lang].format(s=f"“{r['supply']}”"))
+    message = next((k for k, _ in _labels(samples, "wardwatch_printer_state_message_info", "message", p)), "")
+    if message:
+        detail.append(TEXT["message"][lang].format(m=message))
+    return detail

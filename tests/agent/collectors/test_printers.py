@@ -240,62 +240,7 @@ def snmp_config(port: int, *entries: tuple[str, str, str]) -> str:
     return f"collectors:\n  printers:\n    local_queues: false\n    printers:\n{items}"
 
 
-# What each recording says, read from the .snmprec files (see ../shared/fixtures/snmprec/SOURCES.md).
-RECORDINGS = {
-    "brother-nc7700w": {
-        # hrDeviceStatus.1 = 2 running, hrPrinterDetectedErrorState.1 = 00, hrPrinterStatus.1 = 1 (other)
-        "problems": set(), "up": 1, "state": set(), "reasons": set(),
-        "make_model": "Brother MFC-9970CDW", "serial": "U62513L0J132946",
-        # toner cartridges and the waste box: level -3 ("some remaining"), max -2: no ratio
-        "supplies": {"Belt Unit": 39442 / 50000, "Drum Unit": 16805 / 25000},
-        "inputs": {},  # both trays: level -3
-        "alerts": {"critical": 0, "warning": 0, "other": 1},  # one row, severity 255 ("Sleep")
-    },
-    "canonprinter_lbp": {
-        "problems": set(), "up": 1, "state": set(), "reasons": set(),
-        "make_model": "Canon LBP6670", "serial": "MKRA012345",
-        "supplies": {"Canon Cartridge 719/719H": 70 / 100},
-        "inputs": {}, "alerts": {"critical": 0, "warning": 0, "other": 0},
-    },
-    "samsungprinter_m4080fx": {
-        # hrDeviceStatus.1 = 3 warning, hrPrinterDetectedErrorState.1 = 0x8000: lowPaper
-        "problems": {"media_low"}, "up": 1, "state": set(), "reasons": {"lowPaper"},
-        "make_model": "Samsung M408x Series", "serial": "",
-        "supplies": {"Black Toner Cartridge": 17600 / 20000, "Fuser": 67066 / 90000,
-                     "Transfer Roller": 127066 / 150000, "ADF Roller": 95643 / 100000,
-                     "MP Roller": 99959 / 100000, "Tray 1 Roller": 181069 / 200000,
-                     "Tray 1 Retard Roller Life": 181069 / 200000},
-        # Tray 1: 55 of 550 sheets; MP Tray: 0 of 100 (a manual feed, empty is normal)
-        "inputs": {"Tray 1": 0.1, "MP Tray": 0.0},
-        "alerts": {"critical": 0, "warning": 0, "other": 0},
-    },
-}
-
-
-@pytest.mark.parametrize("version", ["v2c", "v1"])
-def test_recorded_printers_over_snmp(snmp_port, tmp_path, version):
-    names = {rec: f"{rec} ({version})" for rec in RECORDINGS}
-    run = Run(printers(snmp_config(snmp_port, *((names[r], r, version) for r in RECORDINGS)), tmp_path))
-    assert run.ok, run.result.error
-    for recording, want in RECORDINGS.items():
-        p = names[recording]
-        assert run.value("wardwatch_printer_source_up", printer=p, source="snmp") == 1, recording
-        assert run.problems(p) == want["problems"], recording
-        assert run.value("wardwatch_printer_up", printer=p) == want["up"], recording
-        assert run.labels("wardwatch_printer_state_reason", "reason", printer=p) == want["reasons"], recording
-        assert run.labels("wardwatch_printer_info", "make_model", printer=p) == {want["make_model"]}, recording
-        assert run.labels("wardwatch_printer_info", "serial", printer=p) == {want["serial"]}, recording
-        supplies = {s.labels["supply"]: s.value for s in run.samples
-                    if s.name == "wardwatch_printer_supply_ratio" and s.labels["printer"] == p}
-        assert supplies == pytest.approx(want["supplies"]), recording
-        inputs = {s.labels["input"]: s.value for s in run.samples
-                  if s.name == "wardwatch_printer_input_ratio" and s.labels["printer"] == p}
-        assert inputs == pytest.approx(want["inputs"]), recording
-        alerts = {s.labels["severity"]: s.value for s in run.samples
-                  if s.name == "wardwatch_printer_alerts" and s.labels["printer"] == p}
-        assert alerts == want["alerts"], recording
-    brother = names["brother-nc7700w"]
-    assert run.labels("wardwatch_printer_state_message_info", "message", printer=brother) == {"Sleep"}
+# Every recording's expected values: tests/printer_expectations.py, checked in test_printer_recordings.py.
 
 
 def test_snmp_printer_that_stops_answering_and_a_silent_one(tmp_path):

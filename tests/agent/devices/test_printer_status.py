@@ -10,12 +10,9 @@ from agent.devices import ipp_status
 from agent.devices.printer_status import (
     SourceStatus,
     Supply,
-    Tray,
     clean_supply_name,
     kind_from_ipp_type,
     problems_from_ipp_reasons,
-    supply_problems,
-    tray_problems,
     unique_names,
 )
 from agent.devices.printer_view import merge
@@ -56,25 +53,16 @@ def test_supply_kinds():
     assert kind_from_ipp_type("", "Hộp mực HP 26A") == "toner"
 
 
-def test_supply_and_tray_problems():
-    supplies = [Supply("Black", "toner", 8, 100), Supply("Cyan", "toner", -3, -2), Supply("Drum", "part", 0, 100),
-                Supply("Waste", "waste", 0, 100)]
-    assert supply_problems(supplies, 0.1) == {"toner_low", "service_requested"}
-    assert supply_problems([Supply("Black", "toner", 0, -2)], 0.1) == {"toner_empty"}
-    assert supply_problems([Supply("Black", "toner", 50, 100)], 0.1) == set()
-    assert tray_problems([Tray("Tray 1", 0, 250, False), Tray("MP", 0, 50, True)]) == {"media_empty"}
-    assert tray_problems([Tray("Tray 1", -3, 250, False), Tray("MP Tray", 0, 50, True)]) == set()
-
-
 def test_printer_supply_attribute():
     supplies = ipp_status.parse_printer_supply(
         [b"index=1;class=receptacleThatIsFilled;type=wasteToner;unit=percent;maxcapacity=100;level=25;",
          b"index=2;class=supplyThatIsConsumed;type=toner;unit=percent;maxcapacity=100;level=-3;",
          b"garbage without fields"],
         ["Toner Waste Tank", "Black Toner"])
-    assert [(s.name, s.kind, s.ratio) for s in supplies] == [("Toner Waste Tank", "waste", 0.25),
-                                                              ("Black Toner", "toner", None),
-                                                              ("supply 3", "part", None)]
+    # PWG 5100.13 printer-supply keeps RFC 3805's meaning: a receptacle's level is the space left
+    assert [(s.name, s.kind, s.ratio, s.fill) for s in supplies] == [("Toner Waste Tank", "waste", None, 0.75),
+                                                                     ("Black Toner", "toner", None, None),
+                                                                     ("supply 3", "part", None, None)]
 
 
 def test_cups_marker_levels():
@@ -82,6 +70,10 @@ def test_cups_marker_levels():
              "marker-types": ["ink-cartridge", "ink-cartridge"], "printer-state": [3]}
     s = ipp_status.status_from_attributes(attrs, "cups")
     assert [(x.name, x.ratio) for x in s.supplies] == [("Black Cartridge", 0.04), ("Tri-color Cartridge", None)]
+    # CUPS's marker-levels give a waste unit's fill (its SNMP backend turns the space left round)
+    waste = ipp_status.status_from_attributes({"marker-names": ["Waste"], "marker-levels": [95],
+                                               "marker-types": ["waste-toner"]}, "cups").supplies[0]
+    assert (waste.kind, waste.ratio, waste.fill) == ("waste", None, 0.95)
 
 
 def test_stopped_printer_with_a_reason_is_not_also_stopped():

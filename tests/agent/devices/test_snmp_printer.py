@@ -3,39 +3,12 @@ files) and bit by bit; snmpsim serves the same files in tests/agent/collectors."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from printing import SNMPREC_DIR
+from snmprec import read_snmprec
 
 from agent.devices import snmp_printer as sp
 from agent.devices.printer_status import level_ratio
-
-
-def read_snmprec(path: Path) -> dict[tuple[int, ...], list]:
-    """The columns wardwatch walks, from an snmpsim recording (OID|type|value)."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        oid, kind, value = line.split("|", 2)
-        oid_t = tuple(int(x) for x in oid.split("."))
-        if kind == "4x":
-            v = bytes.fromhex(value)
-        elif kind == "4":
-            v = value.encode()
-        elif kind == "6":
-            v = tuple(int(x) for x in value.split("."))
-        elif kind in ("2", "65", "66", "67", "70"):
-            v = int(value)
-        else:
-            continue
-        rows.append((oid_t, v))
-    rows.sort()
-    tables: dict[tuple[int, ...], list] = {c: [] for c in sp.COLUMNS}
-    for oid_t, v in rows:
-        for column in sp.COLUMNS:
-            if oid_t[:len(column)] == column:
-                tables[column].append((oid_t[len(column):], v))
-    return tables
 
 
 @pytest.mark.parametrize(("value", "bits"), [
@@ -120,7 +93,10 @@ def test_canon_recording():
     (3, 8, 13, "media_empty"),        # subunitEmpty in the input group
     (3, 11, 13, "toner_empty"),       # subunitEmpty in the marker supplies group
     (4, 11, 12, "toner_low"),         # subunitAlmostEmpty in the marker supplies group
-    (3, 5, 9999, "other"),            # a critical alert we do not know
+    (3, 5, 9999, "alert_critical"),   # a critical alert we do not know: the printer stopped
+    (4, 8, 808, "input_empty"),       # inputMediaSupplyEmpty only as a warning: one tray, others feed
+    (4, 11, 1101, "toner_low"),       # markerTonerEmpty as a warning: it still prints
+    (1, 13, 8, None),                 # a jam of severity other(1): not the printer's complaint
     (4, 5, 9999, None),               # an unknown warning is not a problem
     (255, 255, -1, None),             # the Brother "Sleep" row
     (5, 6, 4, None),                  # coverClosed, a binary change event

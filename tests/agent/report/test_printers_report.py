@@ -21,7 +21,9 @@ def paused_printer():
         sample("wardwatch_printer_jobs_waiting", 2, printer=NAME),
         sample("wardwatch_printer_oldest_job_age_seconds", 3900, printer=NAME),
         sample("wardwatch_printer_supply_ratio", 0.07, printer=NAME, supply="Black Toner"),
-        sample("wardwatch_printer_supply_ratio", 0.01, printer=NAME, supply="Waste Toner Box"),
+        sample("wardwatch_printer_supply_state", 1, printer=NAME, supply="Black Toner", kind="toner", state="low"),
+        sample("wardwatch_printer_waste_fill_ratio", 0.2, printer=NAME, supply="Waste Toner Box"),
+        sample("wardwatch_printer_supply_state", 1, printer=NAME, supply="Waste Toner Box", kind="waste", state="ok"),
         sample("wardwatch_printer_up", 1, printer="Canon"),
         sample("wardwatch_printer_info", 1, printer="Canon", source="snmp", make_model="Canon LBP6670", serial="X"),
         sample("wardwatch_printer_state", 1, printer="Canon", state="idle"),
@@ -32,15 +34,16 @@ def test_printer_rows_vi():
     rows = printers_report.rows(paused_printer(), "vi")
     assert [(r.subject, r.status) for r in rows] == [("Máy in “Máy in một cửa”", FAIL), ("Máy in “Canon”", PASS)]
     assert rows[0].found == "HP LaserJet M404, đã dừng, 2 lệnh in đang chờ (lâu nhất 1 giờ 5 phút)"
-    assert rows[0].detail == ("hàng đợi in đang bị tạm dừng; sắp hết mực; thông báo: “Hết giấy khay 1”; "
-                              "mực còn: Black Toner 7%")
+    assert rows[0].detail == ("hàng đợi in đang bị tạm dừng; sắp hết mực: Black Toner 7%; "
+                              "máy in báo: “Hết giấy khay 1”")
     assert rows[1].found == "Canon LBP6670, sẵn sàng" and rows[1].detail == ""
 
 
 def test_printer_rows_en():
     rows = printers_report.rows(paused_printer(), "en")
     assert rows[0].found == "HP LaserJet M404, stopped, 2 job(s) waiting (oldest 1 h 5 min)"
-    assert rows[0].detail.startswith("the queue is paused; toner or ink is low; message: “Hết giấy khay 1”")
+    assert rows[0].detail == ("the queue is paused; toner or ink is low: Black Toner 7%; "
+                              "the printer says: “Hết giấy khay 1”")
     text = render_text(rows, "en", "pc-01")
     assert "[FAIL]" in text and "Printer “Máy in một cửa”" in text
 
