@@ -6,13 +6,14 @@ against the data as it was before the run ("rules in the same group cannot see t
 previous rules"), and alerting rules not at all. So the rules are evaluated here level by level
 (a rule's level is one more than that of the rules whose series it reads), each with a range
 query at the evaluation interval (Prometheus evaluates the same PromQL at the same instants),
-the results written as blocks, Prometheus restarted to load them. Alerting rules last: their
-expression evaluated the same way, then Prometheus's `for:` semantics (pending from the first
+the results written as blocks, Prometheus restarted to load them. Alerting rules at the level
+after the series they read: their expression evaluated the same way, then Prometheus's `for:` semantics (pending from the first
 instant the expression holds, firing once it has held for `for`, gone when it no longer holds)
 give the `ALERTS{alertstate="firing"}` series.
 
 Series are OpenMetrics text split per day (promtool reads its whole input once per 2-hour
-block), with their labels; each series' samples in time order.
+block), with their labels; each series' samples in time order; the days' files are turned into
+blocks a few at a time (promtool mostly waits on writing its blocks).
 """
 
 from __future__ import annotations
@@ -60,18 +61,27 @@ class Blocks:
                 family[0] = name
             f.write(f"{text} {v:g} {t:.3f}\n")
 
-    def write(self) -> None:
+    def write(self, parallel: int = 5) -> None:
+        """promtool on every file, a few at a time (each mostly waits on its block writes)."""
         data = prometheus_data(self.tmp)
         data.mkdir(parents=True, exist_ok=True)
+        paths = []
         for i, (f, _) in sorted(self.files.items()):
             f.write("# EOF\n")
             f.close()
-            om = self.tmp / f"backfill-{i}.om"
-            r = subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q", str(om),
-                                str(data)], capture_output=True, text=True, timeout=300)
-            om.unlink()
-            assert r.returncode == 0, r.stderr[-2000:]
+            paths.append(self.tmp / f"backfill-{i}.om")
         self.files.clear()
+        running: list[tuple[Path, subprocess.Popen]] = []
+        while paths or running:
+            while paths and len(running) < parallel:
+                om = paths.pop()
+                running.append((om, subprocess.Popen([need("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                                                      "-q", str(om), str(data)], stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.PIPE)))
+            om, proc = running.pop(0)
+            _, err = proc.communicate(timeout=600)
+            om.unlink()
+            assert proc.returncode == 0, err[-2000:]
 
 
 def query_range(base: str, expr: str, start: float, end: float, step: float) -> list[dict]:
@@ -106,7 +116,8 @@ def load_rules(rule_files: list[Path], keep=lambda rule: True) -> list[dict]:
 
 
 def levels(rules: list[dict]) -> list[list[dict]]:
-    """Recording rules by level, then the alerting rules as the last level."""
+    """Rules by level: a rule (recording or alerting) comes after every recording rule whose
+    series it reads."""
     recorded = {r["record"] for r in rules if "record" in r}
     level: dict[str, int] = {}
 
@@ -121,11 +132,8 @@ def levels(rules: list[dict]) -> list[list[dict]]:
 
     out: dict[int, list[dict]] = {}
     for r in rules:
-        if "record" in r:
-            out.setdefault(level_of(r["record"]), []).append(r)
-    result = [out[k] for k in sorted(out)]
-    alerts = [r for r in rules if "alert" in r]
-    return result + ([alerts] if alerts else [])
+        out.setdefault(level_of(r["record"]) if "record" in r else of(r), []).append(r)
+    return [out[k] for k in sorted(out)]
 
 
 def firing(points: list, hold: float, step: float) -> list[float]:

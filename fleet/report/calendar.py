@@ -81,6 +81,8 @@ def load_calendar(path: str | Path) -> Calendar:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise FleetError(f"{path}{where}: not valid YAML / YAML không hợp lệ", EXIT_USAGE) from None
+    except ValueError as e:  # a date-like value that is no date (2026-13-01)
+        raise FleetError(f"{path}: office_hours.holidays: {e} / ngày không hợp lệ", EXIT_USAGE) from None
     oh = doc.get("office_hours") if isinstance(doc, dict) else None
     if not isinstance(oh, dict):
         raise FleetError(f"{path}: office_hours is missing / thiếu office_hours", EXIT_USAGE)
