@@ -7,9 +7,9 @@ previous rules"), and alerting rules not at all. So the rules are evaluated here
 (a rule's level is one more than that of the rules whose series it reads), each with a range
 query at the evaluation interval (Prometheus evaluates the same PromQL at the same instants),
 the results written as blocks, Prometheus restarted to load them. Alerting rules at the level
-after the series they read: their expression evaluated the same way, then Prometheus's `for:` semantics (pending from the first
-instant the expression holds, firing once it has held for `for`, gone when it no longer holds)
-give the `ALERTS{alertstate="firing"}` series.
+after the series they read: their expression evaluated the same way, then Prometheus's `for:`
+semantics (pending from the first instant the expression holds, firing once it has held for
+`for`, gone when it no longer holds) give the `ALERTS{alertstate="firing"}` series.
 
 Series are OpenMetrics text split per day (promtool reads its whole input once per 2-hour
 block), with their labels; each series' samples in time order; the days' files are turned into
@@ -59,7 +59,7 @@ class Blocks:
             if family[0] != name:
                 f.write(f"# TYPE {name} gauge\n")
                 family[0] = name
-            f.write(f"{text} {v:g} {t:.3f}\n")
+            f.write(f"{text} {'NaN' if v != v else f'{v:g}'} {t:.3f}\n")
 
     def write(self, parallel: int = 5) -> None:
         """promtool on every file, a few at a time (each mostly waits on its block writes)."""
@@ -148,6 +148,18 @@ def firing(points: list, hold: float, step: float) -> list[float]:
     return out
 
 
+def with_ends(stamps: list[float], step: float) -> list[tuple[float, float]]:
+    """ALERTS samples (1) of the firing instants, and NaN at the evaluation after each run: where
+    Prometheus writes a staleness marker when the alert resolves (OpenMetrics cannot carry one; a
+    plain NaN also ends what a query sees of the series within its lookback)."""
+    out: list[tuple[float, float]] = []
+    for i, t in enumerate(stamps):
+        out.append((t, 1.0))
+        if i + 1 == len(stamps) or stamps[i + 1] - t > step * 1.5:
+            out.append((t + step, float("nan")))
+    return out
+
+
 @contextlib.contextmanager
 def with_rules(tmp: Path, blocks: Blocks, rule_files: list[Path], start: float, end: float, step: float,
                keep=lambda rule: True) -> Iterator[str]:
@@ -173,7 +185,7 @@ def with_rules(tmp: Path, blocks: Blocks, rule_files: list[Path], start: float, 
                             key = tuple(sorted(labels.items()))
                             alerts[key] = sorted(set(alerts.get(key, []) + stamps))
         for key, stamps in alerts.items():
-            blocks.add("ALERTS", dict(key), [(t, 1.0) for t in stamps])
+            blocks.add("ALERTS", dict(key), with_ends(stamps, step))
         blocks.write()
     with prometheus_from(tmp, config, RETENTION) as base:
         yield base

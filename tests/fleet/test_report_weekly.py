@@ -15,6 +15,7 @@ import bisect
 import copy
 import csv
 import datetime as dt
+import importlib.util
 import io
 import json
 import os
@@ -24,6 +25,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -389,8 +391,10 @@ def test_texts_in_both_languages(env):
 
 
 def test_html_opens_offline_in_chromium_with_tables_and_charts(env, doc, tmp_path):
-    from test_readiness import chromium, decode_png
-
+    spec = importlib.util.spec_from_file_location("readiness_tests", Path(__file__).with_name("test_readiness.py"))
+    readiness_tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(readiness_tests)  # its headless Chromium and PNG reader
+    chromium, decode_png = readiness_tests.chromium, readiness_tests.decode_png
     out = tmp_path / "week.html"
     report(env, "--out", str(out), fmt="html", lang="vi")
     html = out.read_text()
