@@ -34,10 +34,10 @@ TEXT: dict[str, dict[str, str]] = {
     "generated": {"vi": "Lập lúc", "en": "Generated at"},
     "source": {"vi": "Nguồn", "en": "Source"},
     "queries": {"vi": "{n} truy vấn PromQL, bước {step} giây", "en": "{n} PromQL queries, step {step} s"},
-    "city_line": {"vi": "Toàn thành phố: sẵn sàng {avail} thời gian làm việc ({change} {prev}); {inc} sự cố, "
+    "city_line": {"vi": "Toàn thành phố: sẵn sàng {avail} thời gian làm việc ({change} điểm % {prev}); {inc} sự cố, "
                         "{open} chưa khắc phục; thời gian khắc phục trung vị {median}, lâu nhất {worst}",
-                  "en": "City: available {avail} of office hours ({change} {prev}); {inc} incidents, {open} still "
-                        "open; time to restore median {median}, worst {worst}"},
+                  "en": "City: available {avail} of office hours ({change} points {prev}); {inc} incidents, "
+                        "{open} still open; time to restore median {median}, worst {worst}"},
     "districts_heading": {"vi": "Theo quận/huyện", "en": "Per district"},
     "communes_heading": {"vi": "Theo xã/phường (thấp nhất trước)", "en": "Per commune (lowest first)"},
     "reasons_heading": {"vi": "Số phút chưa sẵn sàng theo lý do (toàn thành phố)",
@@ -53,7 +53,7 @@ TEXT: dict[str, dict[str, str]] = {
     "col_communes": {"vi": "Số xã/phường", "en": "Communes"},
     "col_availability": {"vi": "Sẵn sàng", "en": "Available"},
     "col_previous": {"vi": "Kỳ trước", "en": "Previous"},
-    "col_change": {"vi": "Thay đổi", "en": "Change"},
+    "col_change": {"vi": "Thay đổi (điểm %)", "en": "Change (points)"},
     "col_not_ready": {"vi": "Phút chưa sẵn sàng", "en": "Minutes not ready"},
     "col_no_data": {"vi": "Phút không có số liệu", "en": "Minutes without data"},
     "col_reasons": {"vi": "Lý do (phút)", "en": "Reasons (minutes)"},

@@ -83,6 +83,7 @@ def build_fleet() -> Fleet:
         c = f.add_commune(district, dname, commune, cname)
         for i in range(n):
             f.add_pc(c, f"{commune.replace('_', '-')}-{i + 1:02d}")
+    f.add_commune("cau_giay", "Cầu Giấy", "quan_thanh", "Quán Thánh")  # in the inventory, no data at all
     return f
 
 
@@ -174,6 +175,8 @@ def expected_minutes(timeline: Timeline, days: list[dt.date]) -> dict[tuple[str,
             f = timeline.at(ts)
             truth = truths.setdefault(id(f), f.truth())
             for key, reasons in truth.items():
+                if reasons == ["no_pcs"]:
+                    continue  # no series at all: see the test
                 m = out.setdefault(key, {"office": 0, "ready": 0} | {r: 0 for r in wk.REASONS})
                 m["office"] += 1
                 m["ready"] += not reasons
@@ -281,7 +284,11 @@ def test_availability_and_minutes_by_reason_equal_the_script(env, doc):
     week = [dt.date(2026, 11, 23) + dt.timedelta(days=i) for i in range(7)]
     expected = expected_minutes(env["timeline"], week)
     got = {(c["district"], c["commune"]): c for c in doc["communes"]}
-    assert set(got) == set(expected)
+    assert set(got) == set(expected) | {("cau_giay", "quan_thanh")}
+    # a commune of the inventory without any series: no data, never READY
+    assert got[("cau_giay", "quan_thanh")]["minutes"] == {
+        "office": 2160, "ready": 0, "not_ready": 0, "no_data": 2160, "by_reason": {r: 0 for r in wk.REASONS}}
+    assert got[("cau_giay", "quan_thanh")]["availability"] == 0
     for key, e in expected.items():
         c = got[key]
         assert c["minutes"]["office"] == e["office"] == 4 * 540  # Monday..Friday but the holiday
@@ -303,9 +310,10 @@ def test_availability_and_minutes_by_reason_equal_the_script(env, doc):
     assert by["xuan_la"]["by_reason"]["no_working_printer"] == 0                           # the holiday
     # lowest availability first; roll-ups are the sums
     ranks = [c["availability"] for c in doc["communes"]]
-    assert ranks == sorted(ranks) and doc["communes"][0]["commune"] == "truc_bach"
+    assert ranks == sorted(ranks) and [c["commune"] for c in doc["communes"][:2]] == ["quan_thanh", "truc_bach"]
     ready = sum(e["ready"] for e in expected.values())
-    assert doc["city"]["availability"] == pytest.approx(ready / (4 * 4 * 540), abs=4 / (4 * 4 * 540))
+    assert doc["city"]["availability"] == pytest.approx(ready / (5 * 2160), abs=4 / (5 * 2160))
+    assert doc["city"]["minutes"]["no_data"] == 2160
     dist = {d["district"]: d for d in doc["districts"]}
     ba_dinh = [e for k, e in expected.items() if k[0] == "ba_dinh"]
     assert dist["ba_dinh"]["availability"] == pytest.approx(sum(e["ready"] for e in ba_dinh) / (2 * 2160),
@@ -375,8 +383,8 @@ def test_csv_for_the_spreadsheet(env, doc):
     assert r.stdout.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(r.stdout[1:])))
     assert [row["commune"] for row in rows] == [c["commune"] for c in doc["communes"]]
-    first = rows[0]
-    c = doc["communes"][0]
+    first = rows[1]
+    c = doc["communes"][1]
     assert float(first["availability_percent"]) == pytest.approx(c["availability"] * 100, abs=0.001)
     assert float(first["minutes_no_working_printer"]) == c["minutes"]["by_reason"]["no_working_printer"]
     assert first["commune_name"] == "Trúc Bạch"
@@ -407,7 +415,7 @@ def test_html_opens_offline_in_chromium_with_tables_and_charts(env, doc, tmp_pat
     bars = re.search(r'<figure id="chart-districts">(.*?)</figure>', dom, re.S).group(1)
     assert bars.count('class="available"') == 2
     assert re.search(r'<figure id="chart-reasons">.*class="reason" data-key="no_working_printer"', dom, re.S)
-    assert len(re.findall(r'<svg class="chart days"', dom)) == 4
+    assert len(re.findall(r'<svg class="chart days"', dom)) == 5
     width, height, pixels = decode_png(png)
     assert width == 1280 and height > 500
     assert (0x2E, 0x7D, 0x32) in pixels and (0xC6, 0x28, 0x28) in pixels
