@@ -31,6 +31,7 @@ BENCHES = (
     "inventory",
     "rollout",
     "readiness",
+    "weekly",
     "fuzz",
     "alerts",
     "soak",
