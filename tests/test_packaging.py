@@ -1,6 +1,11 @@
-"""The systemd unit runs the agent hardened, as its own unprivileged user."""
+"""The systemd unit runs the agent hardened, as its own unprivileged user; the wheel builds cleanly."""
 
 import configparser
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 
 from support import REPO
 
@@ -17,3 +22,28 @@ def test_systemd_unit_is_hardened():
                        "PrivateTmp": "true", "CapabilityBoundingSet": "CAP_NET_RAW",
                        "RestrictSUIDSGID": "true", "StateDirectory": "wardwatch"}.items():
         assert s[key] == value, key
+
+
+def test_wheel_builds_without_deprecation_warnings(tmp_path):
+    """pip builds the wheel (setuptools from [build-system], in isolation, as every install does) with
+    no deprecation in its output, e.g. setuptools' "By 2027-Feb-18 ..." for a `license` table; the
+    license is an SPDX expression with its text in the wheel (PEP 639)."""
+    src = tmp_path / "src"  # a copy: setuptools writes build/ and *.egg-info beside the sources
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        if (REPO / f).is_file():
+            (src / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, src / f)
+    p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--wheel-dir", str(tmp_path / "w"),
+                        str(src)], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out[-3000:]
+    assert "deprecat" not in out.lower(), [line for line in out.splitlines() if "eprecat" in line][:5]
+    (wheel,) = (tmp_path / "w").glob("wardwatch-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: Apache-2.0" in metadata.splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
