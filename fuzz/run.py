@@ -25,6 +25,9 @@ SCRATCH_ENV = "WARDWATCH_FUZZ_SCRATCH"  # set by the parent for the child that r
 
 
 def main() -> None:
+    from scripts.repo_venv import use_repo_venv
+
+    use_repo_venv()  # `python3 fuzz/run.py` runs in the clone's .venv, where atheris is
     if os.environ.get(SCRATCH_ENV):
         fuzz(sys.argv[1:], Path(os.environ[SCRATCH_ENV]))
         return

@@ -2,12 +2,11 @@
 
 import configparser
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 
-from support import REPO
+from support import REPO, copy_clone
 
 
 def test_systemd_unit_is_hardened():
@@ -28,13 +27,7 @@ def test_wheel_builds_without_deprecation_warnings(tmp_path):
     """pip builds the wheel (setuptools from [build-system], in isolation, as every install does) with
     no deprecation in its output, e.g. setuptools' "By 2027-Feb-18 ..." for a `license` table; the
     license is an SPDX expression with its text in the wheel (PEP 639)."""
-    src = tmp_path / "src"  # a copy: setuptools writes build/ and *.egg-info beside the sources
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
-    for f in filter(None, files):
-        if (REPO / f).is_file():
-            (src / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / f, src / f)
+    src = copy_clone(tmp_path / "src")  # a copy: setuptools writes build/ and *.egg-info beside the sources
     p = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--wheel-dir", str(tmp_path / "w"),
                         str(src)], capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
