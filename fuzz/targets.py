@@ -67,7 +67,7 @@ def _config(data: bytes) -> object:
     assert isinstance(s, cfg.Settings)
     # What the agent does next with a config that loaded: build every enabled collector.
     # A config that loads must build (a constructor may refuse it only with ConfigError).
-    context = Context(s, _PLATFORM, "/nonexistent-wardwatch-fuzz/state")
+    context = Context(s, _PLATFORM.configured(s), "/nonexistent-wardwatch-fuzz/state")
     for collector_cls in REGISTRY:
         settings = s.collectors[collector_cls.name]
         if settings.enabled:
