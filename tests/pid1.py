@@ -7,17 +7,20 @@ the child runs the tests, PID 1 only reaps, forwards signals, and exits with the
 
 After the tests, PID 1 looks at what is left in its namespace (when /proc is the namespace's own,
 `unshare --mount-proc` or a container): a process still there was started by a test that did not
-stop it. It is named on stderr, stopped, and the run fails."""
+stop it, and a new entry of $TMPDIR (or /tmp) other than pytest's own `pytest-of-*` was made by a
+test outside its tmp_path. Each is named on stderr, and the run fails. (On a machine whose /tmp
+others write to, point TMPDIR at an empty directory first.)"""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import tempfile
 import time
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
-LEFT_BEHIND_EXIT = 3  # the tests passed, but something they started was still running
+LEFT_BEHIND_EXIT = 3  # the tests passed, but left a process running or a file in the temporary directory
 
 
 def pytest_configure(config) -> None:  # noqa: ARG001
@@ -30,6 +33,8 @@ def become_reaper_if_pid1() -> None:
     """Returns in the child (the test run) only; PID 1 exits with the tests' status."""
     if os.getpid() != 1:
         return
+    tmp = tempfile.gettempdir()
+    tmp_before = set(os.listdir(tmp))
     sys.stdout.flush()
     sys.stderr.flush()
     child = os.fork()
@@ -38,6 +43,7 @@ def become_reaper_if_pid1() -> None:
     try:
         status = _reap_until(child)
         status = _left_behind(status)
+        status = _tmp_left(tmp, tmp_before, status)
     finally:
         os._exit(status if isinstance(status, int) else 70)  # 70: EX_SOFTWARE, the reaper itself failed
 
@@ -105,6 +111,15 @@ def _left_behind(status: int) -> int:
         except ProcessLookupError:
             pass
     return status or LEFT_BEHIND_EXIT
+
+
+def _tmp_left(tmp: str, before: set[str], status: int) -> int:
+    if not _own_proc():
+        return status
+    left = sorted(n for n in set(os.listdir(tmp)) - before if not n.startswith("pytest-of-"))
+    for name in left:
+        print(f"tests/pid1.py: left in {tmp} after the tests: {name}", file=sys.stderr, flush=True)
+    return status or (LEFT_BEHIND_EXIT if left else 0)
 
 
 def _reap_now() -> None:

@@ -49,12 +49,17 @@ def test_orphans_are_reaped_and_what_is_left_running_fails_the_run(tmp_path):
 
         def test_a_daemon_left_running():
             subprocess.run(["sh", "-c", "sh -c 'sleep 600; : left-behind-by-a-test' >/dev/null 2>&1 &"], check=True)
+
+        def test_a_temporary_directory_left():
+            import tempfile
+            tempfile.mkdtemp(prefix="left-by-a-test-")
     """))
     p, tmp = as_pid1(["-p", "pid1", str(tests)], tmp_path, timeout=120)
-    assert "2 passed" in p.stdout, p.stdout + p.stderr
-    assert p.returncode == 3, p.stdout + p.stderr  # the tests passed, but something was left running
+    assert "3 passed" in p.stdout, p.stdout + p.stderr
+    assert p.returncode == 3, p.stdout + p.stderr  # the tests passed, but something was left behind
     assert "left running after the tests" in p.stderr and "left-behind-by-a-test" in p.stderr, p.stderr
-    assert tmp == []
+    [left] = tmp
+    assert left.startswith("left-by-a-test-") and f"after the tests: {left}" in p.stderr, p.stderr
 
 
 def test_rollout_end_to_end_as_pid1(tmp_path):
