@@ -19,9 +19,11 @@ def as_pid1(args: list[str], tmp_path, timeout: float) -> tuple[subprocess.Compl
     is in it afterwards is returned (pytest's own tmp_path goes to --basetemp, elsewhere)."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
+    # The inner run keeps its own ansible SSH masters, and stops them (tests/conftest.py), not this run's.
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_SSH_CONTROL_PATH_DIR"}
     p = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "pytest", "-q",
                         "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "basetemp"), *args],
-                       cwd=REPO, env={**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(REPO / "tests")},
+                       cwd=REPO, env=env | {"TMPDIR": str(tmp), "PYTHONPATH": str(REPO / "tests")},
                        capture_output=True, text=True, timeout=timeout)
     return p, sorted(x.name for x in tmp.iterdir())
 
