@@ -25,7 +25,7 @@ log = logging.getLogger("wardwatch.agent")
 
 
 def build_runner(settings: cfg.Settings, platform: Platform | None = None, on_change=None) -> Runner:
-    platform = platform or current()
+    platform = (platform or current()).configured(settings)
     context = Context(settings, platform, settings.state_dir or platform.default_state_dir())
     entries = []
     for collector_cls in REGISTRY:

@@ -31,9 +31,11 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from agent.syntax import parse_duration  # noqa: E402  (the one duration syntax; standard library only)
+
 SOURCES = ("district.rules.yml", "readiness.rules.yml", "city.rules.yml")
 PLACEHOLDER = re.compile(r"<<([A-Za-z0-9_.]+)(?:\|([a-z]+))?>>")
-DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 UNIT_SECONDS = (604800, 86400, 3600, 60, 1)
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 LANGUAGES = ("vi", "en")
@@ -78,11 +80,9 @@ def load_config(path: Path) -> dict[str, Value]:
     return out
 
 
-def seconds(text: str) -> int:
-    m = DURATION.match(text)
-    if not text or not m:
-        raise ValueError(text)
-    return sum(int(n) * u for n, u in zip(m.groups(), UNIT_SECONDS, strict=True) if n)
+def seconds(text: str) -> float:
+    """A duration as Prometheus writes it (whole numbers, a unit on each: 15m, 1h30m)."""
+    return parse_duration(text, plain_seconds=False, fractions=False, smallest="s")
 
 
 def duration(total: int) -> str:

@@ -19,6 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from scripts.repo_venv import use_repo_venv  # noqa: E402
+
+use_repo_venv()  # `python3 bench/run.py` runs in the clone's .venv, with its commands on PATH
+
 from bench.common import Row  # noqa: E402
 
 # The explicit list of benchmarks: module bench.<name> with run(quick: bool) -> list[Row].

@@ -28,20 +28,20 @@ load in about a second.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import gc
 import ipaddress
 import keyword
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agent.syntax import closest
 from fleet.errors import EXIT_USAGE, FleetError
 
 # libyaml's safe loader: an order of magnitude faster on big inventories.
@@ -315,7 +315,7 @@ def _type_problem(spec: VarSpec, value: Any) -> str | None:
         keys = {o.name: o for o in spec.options}
         for k, v in value.items():
             if k not in keys:
-                hint = _closest(str(k), keys)
+                hint = closest(str(k), keys, cutoff=0.75)
                 return (f"unknown key / khóa không có '{k}'" + (f" (did you mean '{hint}'?)" if hint else "")
                         + f"; known / có: {', '.join(keys)}")
             reason = _type_problem(keys[k], v)
@@ -454,7 +454,7 @@ class _Reader:
                     g.hosts.append(host)
                     self.entries.append(_HostEntry(host, name, file, _line(hk), hvars))
             else:
-                hint = _closest(key, GROUP_KEYS)
+                hint = closest(key, GROUP_KEYS, cutoff=0.75)
                 self.problem(file, _line(k), subject, "unknown_group_key", key=key,
                              hint=f" (did you mean '{hint}'?)" if hint else "")
 
@@ -493,15 +493,6 @@ class _Reader:
 def _vault_encrypted(path: Path) -> bool:
     with path.open("rb") as f:
         return f.read(14) == b"$ANSIBLE_VAULT"
-
-
-def _closest(word: str, options: Iterable[str]) -> str | None:
-    options = list(options)
-    swapped = [o for o in options if len(o) == len(word) and sorted(o) == sorted(word)]  # "prot" for "port"
-    if swapped:
-        return swapped[0]
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
-    return match[0] if match else None
 
 
 _IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
@@ -698,7 +689,7 @@ def _check_vars(loader: _Reader, values: Mapping[str, Any], declared: Mapping[st
         if spec is None:
             if var.startswith(ANSIBLE_VAR_PREFIXES):
                 continue
-            hint = _closest(var, declared)
+            hint = closest(var, declared, cutoff=0.75)
             loader.problem(file, line, subject, "unknown_var", var=var,
                            hint=f" (did you mean '{hint}'?)" if hint else "")
             continue

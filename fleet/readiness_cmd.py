@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent import files
+from agent import files, syntax
 from fleet import readiness as rd
 from fleet import report_render
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FleetError
@@ -69,16 +69,12 @@ class Progress:
             self.stream.flush()
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_duration(text: str, option: str) -> float:
-    m = _DURATION.match(text.strip())
-    if not m:
+    try:
+        return syntax.parse_duration(text, plain_seconds=False)
+    except ValueError:
         raise FleetError(f"{option} {text!r}: expected a duration like 30m, 6h, 7d / cần một khoảng thời gian "
-                         f"như 30m, 6h, 7d", EXIT_USAGE)
-    return float(m.group(1)) * _UNITS[m.group(2)]
+                         f"như 30m, 6h, 7d", EXIT_USAGE) from None
 
 
 def parse_time(text: str, now: float | None = None) -> float:

@@ -67,7 +67,7 @@ def _config(data: bytes) -> object:
     assert isinstance(s, cfg.Settings)
     # What the agent does next with a config that loaded: build every enabled collector.
     # A config that loads must build (a constructor may refuse it only with ConfigError).
-    context = Context(s, _PLATFORM, "/nonexistent-wardwatch-fuzz/state")
+    context = Context(s, _PLATFORM.configured(s), "/nonexistent-wardwatch-fuzz/state")
     for collector_cls in REGISTRY:
         settings = s.collectors[collector_cls.name]
         if settings.enabled:
@@ -315,20 +315,16 @@ def _proc_net_route(data: bytes) -> object:
 
 # --- the agent's own files (read back after a crash, a full disk, a bad sector) ---------------
 
-def _scratch_root() -> str | None:
-    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
-
 def _scratch_dir(kind: str) -> Path:
-    """A directory in memory for targets that go through files. Removed at exit when Python exits
-    normally (pytest); libFuzzer ends the process without that, so the ones of processes gone are
-    removed here, at the next start."""
-    base = Path(_scratch_root() or tempfile.gettempdir())
-    for old in base.glob(f"wardwatch-fuzz-{kind}-*-*"):
-        pid = old.name.split("-")[3]
-        if pid.isdigit() and not os.path.exists(f"/proc/{pid}") and os.path.isdir("/proc/self"):
-            shutil.rmtree(old, ignore_errors=True)
-    d = Path(tempfile.mkdtemp(prefix=f"wardwatch-fuzz-{kind}-{os.getpid()}-", dir=base))
+    """A directory for targets that go through files: inside the run's scratch directory under
+    fuzz/run.py (which removes it when libFuzzer has ended the process), else a temporary one
+    removed when Python exits (pytest)."""
+    base = os.environ.get("WARDWATCH_FUZZ_SCRATCH")
+    if base:
+        d = Path(base) / kind
+        d.mkdir(exist_ok=True)
+        return d
+    d = Path(tempfile.mkdtemp(prefix=f"wardwatch-fuzz-{kind}-"))
     atexit.register(shutil.rmtree, d, True)
     return d
 

@@ -3,6 +3,7 @@
 # installs python3/venv if missing, installs the agent (only its small set of
 # dependencies) into .venv, prints the readable check, then runs the agent and
 # shows its metrics. Ctrl-C stops it. Sends nothing beyond this machine.
+#   WARDWATCH_PORT=10714 bash scripts/run-agent.sh   listen on 127.0.0.1:10714 instead of :10713
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -27,11 +28,26 @@ echo
 .venv/bin/wardwatch-agent run --listen "127.0.0.1:$PORT" &
 agent=$!
 trap 'kill $agent 2>/dev/null; wait $agent 2>/dev/null' EXIT INT TERM
-for _ in $(seq 1 50); do
-    curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+agent_died() {  # the agent ended before serving: its own error is printed above
+    local status=0
+    wait "$agent" || status=$?
+    trap - EXIT INT TERM
+    echo "== the agent stopped at start (exit $status), see its error above; another port: WARDWATCH_PORT=10714 bash scripts/run-agent.sh" >&2
+    exit $(( status == 0 ? 1 : status ))
+}
+# Until /healthz answers, or at once when the agent could not start (the port taken, ...).
+up=""
+for _ in $(seq 1 100); do
+    kill -0 "$agent" 2>/dev/null || agent_died
+    curl -fs --max-time 2 "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && { up=1; break; }
     sleep 0.2
 done
-echo "== metrics: http://127.0.0.1:$PORT/metrics (first lines; Ctrl-C stops the agent)"
 sleep 1
-curl -fs "http://127.0.0.1:$PORT/metrics" | grep -v '^#' | head -n 25
+kill -0 "$agent" 2>/dev/null || agent_died  # what answered may be another program on that port
+if [ -z "$up" ]; then
+    echo "== the agent does not answer on http://127.0.0.1:$PORT/healthz; stopping it" >&2
+    exit 1
+fi
+echo "== metrics: http://127.0.0.1:$PORT/metrics (first lines; Ctrl-C stops the agent)"
+{ curl -fs --max-time 10 "http://127.0.0.1:$PORT/metrics" | grep -v '^#' | head -n 25; } || true  # head ends the pipe early
 wait $agent

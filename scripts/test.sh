@@ -12,13 +12,21 @@ missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $packages 2>/dev/n
 if [ -n "$(echo "$missing" | xargs)" ]; then
     echo "== installing Debian packages: $(echo "$missing" | sort -u | xargs)"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    # Debian's packages start their daemons (prometheus, alertmanager, ...) at install where they
+    # can; the tests start their own on free ports and need none of them. A policy-rc.d that says
+    # "do not start" (policy-rc.d(8)) holds only while these packages install, and only when the
+    # machine has none of its own; nothing already running is stopped.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod 755 "$policy"
+        trap '$SUDO rm -f "$policy"' EXIT
+    fi
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $(echo "$missing" | sort -u | xargs)
+    if [ -n "$policy" ]; then $SUDO rm -f "$policy"; trap - EXIT; fi
 fi
-# Debian's packages start their daemons where systemd runs; the tests start their own.
-for svc in prometheus prometheus-pushgateway prometheus-node-exporter prometheus-alertmanager; do
-    pkill -x "$svc" 2>/dev/null || true
-done
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
@@ -32,4 +40,6 @@ echo "== installing wardwatch[fleet,test] into .venv"
 echo "== ruff"
 .venv/bin/ruff check agent exporters fleet tests bench scripts fuzz alerts
 echo "== pytest"
+# As PID 1 (a container, unshare --pid) pytest reaps the daemons the tests' hosts leave to it
+# (tests/conftest.py); the tests start their daemons on free ports and stop only those.
 exec .venv/bin/python -m pytest "$@"

@@ -6,6 +6,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from scripts.repo_venv import use_repo_venv  # noqa: E402
+
+use_repo_venv()  # `python3 scripts/update-readme.py` runs in the clone's .venv
+
 from agent import config as cfg  # noqa: E402
 from agent.devices import printer_rules  # noqa: E402
 from exporters import catalogue  # noqa: E402

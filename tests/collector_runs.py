@@ -21,7 +21,7 @@ def no_local_cups() -> LinuxPlatform:
 
 def make(cls: type[Collector], yaml_text: str, tmp: Path, platform: Platform | None = None) -> Collector:
     cfg = config.loads(yaml_text, source="test.yml")
-    return cls(cfg.collectors[cls.name], Context(cfg, platform or no_local_cups(), str(tmp)))
+    return cls(cfg.collectors[cls.name], Context(cfg, (platform or no_local_cups()).configured(cfg), str(tmp)))
 
 
 def printers(yaml_text: str, tmp: Path, platform: Platform | None = None) -> PrintersCollector:

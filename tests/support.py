@@ -136,6 +136,18 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
             proc.wait(timeout)
 
 
+def copy_clone(dest: Path) -> Path:
+    """The checkout as a fresh clone would have it (tracked files and new ones git does not ignore, as
+    they are now; no .venv, no build output), for what writes beside the sources."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        if (REPO / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / f, dest / f)
+    return dest
+
+
 def agent_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "agent", *args]
 

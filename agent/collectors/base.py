@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from agent.config import Option, Settings
+    from agent.options import Option, Settings
     from agent.platform import Platform
 
 
@@ -44,7 +44,7 @@ class Collector:
     default_interval: ClassVar[float] = 60.0
     default_timeout: ClassVar[float] = 10.0
     # Checks across the collector's options once each is valid (its timeout against its own work,
-    # say); raises agent.config.InvalidSettingError. Optional.
+    # say); raises agent.options.InvalidSettingError. Optional.
     check_settings: ClassVar[Callable[[Settings], None] | None] = None
 
     def __init__(self, settings: Settings, context: Context):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psutil
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import Option, Settings
+from agent.options import Option, Settings
 from agent.platform import SystemInfo
 
 

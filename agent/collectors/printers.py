@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
 from agent.devices import ipp, ipp_status, printer_rules, snmp_printer, snmp_usm
 from agent.devices.printer_status import MISSING, UNREACHABLE, SourceStatus
 from agent.devices.printer_view import PrinterView, merge
+from agent.options import InvalidSettingError, ListOf, Option, Section, Settings
 
 LOCAL_TIMEOUT = 10.0  # for the local print system (CUPS, the spooler)
 DISCOVERY_CONCURRENCY = 64
@@ -247,7 +247,7 @@ class PrintersCollector(Collector):
             return {}, None
         error = ""
         try:
-            queues = self.context.platform.print_queues(self.settings.cups_server, LOCAL_TIMEOUT)
+            queues = self.context.platform.print_queues(LOCAL_TIMEOUT)
         except Exception as e:  # noqa: BLE001 - a dead spooler is reported (spooler_up 0), network printers go on
             queues, error = None, _short(e)
         else:

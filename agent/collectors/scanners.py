@@ -14,10 +14,9 @@ import time
 import urllib.parse
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import InvalidSettingError, ListOf, Option, Section, Settings
 from agent.devices.escl import EsclScanner
-from agent.devices.sane import SaneOptions
 from agent.devices.scanner_status import MISSING, ScannerStatus
+from agent.options import InvalidSettingError, ListOf, Option, Section, Settings
 
 
 def _check_escl(s: Settings) -> None:
@@ -63,8 +62,6 @@ class ScannersCollector(Collector):
 
     def __init__(self, settings: Settings, context) -> None:
         super().__init__(settings, context)
-        self.sane = SaneOptions(tuple(settings.sane_command), settings.sane_config_dir, settings.sane_network,
-                                settings.local_timeout)
         self.escl = [EsclScanner(s.name, s.url, s.timeout, s.tls_verify) for s in settings.escl]
         self._known: dict[str, tuple[float, ScannerStatus]] = {}
 
@@ -72,7 +69,7 @@ class ScannersCollector(Collector):
         now = time.monotonic() if now is None else now  # a clock step must not forget or keep a scanner
         out: list[ScannerStatus] = []
         if self.settings.local:
-            found = self.context.platform.local_scanners(self.sane)  # raises on failure or hang
+            found = self.context.platform.local_scanners()  # raises on failure or hang
             names = {s.name for s in found}
             for name, (seen, _) in list(self._known.items()):
                 if now - seen > self.settings.forget_after:

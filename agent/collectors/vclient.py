@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psutil
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import Option
+from agent.options import Option
 from agent.platform import Software
 
 
@@ -106,7 +106,7 @@ class VclientCollector(Collector):
         if not product:
             return []
         known = PRODUCTS[product]
-        found = find_installed(self.context.platform.installed_software(s.dpkg_status),
+        found = find_installed(self.context.platform.installed_software(),
                                s.packages or known.packages, s.windows_names or known.windows_names)
         out = [sample("wardwatch_vclient_installed", int(found is not None), product=product)]
         if found is not None:

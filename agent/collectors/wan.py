@@ -16,7 +16,7 @@ import urllib.parse
 from typing import Any
 
 from agent.collectors.base import Collector, Sample, sample
-from agent.config import ListOf, Option
+from agent.options import ListOf, Option
 from agent.wan import dns, http, icmp, tcp, tls
 from agent.wan.health import BUCKETS, Counters, TargetHealth, Thresholds
 from agent.wan.result import ProbeResult

@@ -1,5 +1,9 @@
 """The one place that picks platform code. Collectors call `current()` (or get a
-Platform injected by tests) and never test `sys.platform` themselves."""
+Platform injected by tests) and never test `sys.platform` themselves.
+
+One interface for every platform: a platform reads its own settings from the agent's config
+(`configured`: which CUPS, SANE's options, dpkg's status file on Linux; nothing on Windows), so
+no method takes arguments that only one platform understands."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from agent.devices.printer_status import SourceStatus
-    from agent.devices.sane import SaneOptions
     from agent.devices.scanner_status import ScannerStatus
+    from agent.options import Settings
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,17 @@ class Platform(Protocol):
 
     def default_state_dir(self) -> str: ...
 
-    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+    def configured(self, config: Settings) -> Platform:
+        """This platform with its own settings read from the agent's whole config (the platform
+        itself when it reads none). The agent calls it at start and at every reload."""
+        ...
+
+    def print_queues(self, timeout: float) -> dict[str, SourceStatus] | None:
         """This PC's print queues by name (CUPS on Linux, the spooler on Windows); None when
         there is no local print system to ask. Raises when it is there but does not answer."""
         ...
 
-    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+    def local_scanners(self) -> list[ScannerStatus]:
         """Scanners attached to this PC (SANE on Linux, WIA on Windows). Raises when the
         listing fails or hangs past its timeout."""
         ...
@@ -68,8 +77,8 @@ class Platform(Protocol):
         """The DNS servers this PC asks, in order (used by `collectors.wan.auto`)."""
         ...
 
-    def installed_software(self, dpkg_status: str) -> list[Software]:
-        """Installed programs. `dpkg_status` is the dpkg status file (Linux only)."""
+    def installed_software(self) -> list[Software]:
+        """Installed programs (dpkg's packages on Linux, the uninstall registry on Windows)."""
         ...
 
 

@@ -3,6 +3,7 @@ so tests can point the platform at a tree of their own."""
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import socket
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from agent.devices.printer_status import SourceStatus
     from agent.devices.sane import SaneOptions
     from agent.devices.scanner_status import ScannerStatus
+    from agent.options import Settings
 
 # Filesystems that live on a fixed local disk; everything else (tmpfs, squashfs
 # of snaps, network mounts, overlay of containers) is not a "fixed disk".
@@ -97,12 +99,28 @@ class LinuxPlatform:
     name = "linux"
 
     def __init__(self, root: str = "/", cups_sockets: tuple[str, ...] | None = None,
-                 cups_ports: tuple[tuple[str, int], ...] = (("127.0.0.1", 631), ("::1", 631))):
+                 cups_ports: tuple[tuple[str, int], ...] = (("127.0.0.1", 631), ("::1", 631)), *,
+                 cups_server: str = "", sane: SaneOptions | None = None, dpkg_status: str = "/var/lib/dpkg/status"):
         self.root = Path(root)
         # Where a local CUPS is looked for when no server is configured.
         self.cups_sockets = cups_sockets if cups_sockets is not None else (
             str(self.root / "run/cups/cups.sock"), str(self.root / "var/run/cups/cups.sock"))
         self.cups_ports = cups_ports
+        # Linux's own settings (collectors.printers.cups_server, collectors.scanners.sane_*,
+        # collectors.vclient.dpkg_status), read by `configured`.
+        self.cups_server = cups_server
+        self.sane = sane
+        self.dpkg_status = dpkg_status
+
+    def configured(self, config: Settings) -> LinuxPlatform:
+        from agent.devices.sane import SaneOptions
+
+        c = config.collectors
+        sane = SaneOptions(tuple(c.scanners.sane_command), c.scanners.sane_config_dir, c.scanners.sane_network,
+                           c.scanners.local_timeout)
+        out = copy.copy(self)  # where CUPS is looked for, the root: as given
+        out.cups_server, out.sane, out.dpkg_status = c.printers.cups_server, sane, c.vclient.dpkg_status
+        return out
 
     def _read(self, rel: str) -> str:
         try:
@@ -138,18 +156,19 @@ class LinuxPlatform:
     def default_state_dir(self) -> str:
         return "/var/lib/wardwatch"
 
-    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
+    def print_queues(self, timeout: float) -> dict[str, SourceStatus] | None:
         from agent.devices import ipp_status
 
-        server = cups_server or ipp_status.find_local_cups(self.cups_sockets, self.cups_ports, min(timeout, 2.0))
+        server = self.cups_server or ipp_status.find_local_cups(self.cups_sockets, self.cups_ports,
+                                                                 min(timeout, 2.0))
         if server is None:
             return None
         return ipp_status.cups_queues(server, timeout)
 
-    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
+    def local_scanners(self) -> list[ScannerStatus]:
         from agent.devices import sane as sane_
 
-        return sane_.scanners(sane)
+        return sane_.scanners(self.sane or sane_.SaneOptions())
 
     def default_gateway(self) -> str | None:
         return parse_default_gateway(self._read("proc/net/route"))
@@ -160,10 +179,10 @@ class LinuxPlatform:
             servers = parse_resolv_conf(self._read("run/systemd/resolve/resolv.conf")) or servers
         return servers
 
-    def installed_software(self, dpkg_status: str) -> list[Software]:
+    def installed_software(self) -> list[Software]:
         """From dpkg's status file; none (not an error) on a system without dpkg."""
         try:
-            text = Path(dpkg_status).read_text(encoding="utf-8", errors="replace")
+            text = Path(self.dpkg_status).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return []
         return parse_dpkg_status(text)

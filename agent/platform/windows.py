@@ -22,8 +22,8 @@ from agent.platform import Software, SystemInfo
 
 if TYPE_CHECKING:
     from agent.devices.printer_status import SourceStatus
-    from agent.devices.sane import SaneOptions
     from agent.devices.scanner_status import ScannerStatus
+    from agent.options import Settings
 
 SYSTEM_INFO_PS = (
     "$ErrorActionPreference='Stop';"
@@ -200,14 +200,17 @@ class WindowsPlatform:
     def default_state_dir(self) -> str:
         return os.path.join(os.environ.get("ProgramData", r"C:\ProgramData"), "wardwatch")
 
-    def print_queues(self, cups_server: str, timeout: float) -> dict[str, SourceStatus] | None:
-        """The spooler's queues (`cups_server` does not apply on Windows)."""
+    def configured(self, config: Settings) -> WindowsPlatform:  # noqa: ARG002 - no setting of its own
+        return self
+
+    def print_queues(self, timeout: float) -> dict[str, SourceStatus] | None:  # noqa: ARG002
+        """The spooler's queues (PowerShell's own timeout applies)."""
         from agent.platform import windows_devices
 
         return windows_devices.print_queues(self.run, time.time())
 
-    def local_scanners(self, sane: SaneOptions) -> list[ScannerStatus]:
-        """WIA scanners (the SANE options do not apply on Windows)."""
+    def local_scanners(self) -> list[ScannerStatus]:
+        """WIA scanners."""
         from agent.platform import windows_devices
 
         return windows_devices.scanners(self.run)
@@ -218,5 +221,5 @@ class WindowsPlatform:
     def dns_servers(self) -> list[str]:
         return parse_network(self.run(NETWORK_PS))[1]
 
-    def installed_software(self, dpkg_status: str) -> list[Software]:  # noqa: ARG002 - Linux only
+    def installed_software(self) -> list[Software]:
         return [s for key in UNINSTALL_KEYS for s in parse_reg_query(self.reg_query(key))]

@@ -61,7 +61,14 @@ STATE_TEXT = {
 TEXT = {
     "printer": {"vi": "Máy in “{name}”", "en": "Printer “{name}”"},
     "none": {"vi": "Máy in", "en": "Printers"},
-    "none_found": {"vi": "không tìm thấy máy in nào", "en": "no printer found"},
+    "none_found": {"vi": "không tìm thấy máy in nào: cắm máy in rồi thêm hàng đợi in (Linux: "
+                         "`lpadmin -p TÊN -E -v URI -m everywhere`; Windows: Cài đặt › Bluetooth & thiết bị › "
+                         "Máy in & máy quét), hoặc khai báo máy in mạng trong `collectors.printers.printers` "
+                         "của tệp cấu hình",
+                   "en": "no printer found: connect the printer and add a print queue for it (Linux: "
+                         "`lpadmin -p NAME -E -v URI -m everywhere`; Windows: Settings › Bluetooth & devices › "
+                         "Printers & scanners), or list a network printer under `collectors.printers.printers` "
+                         "in the config"},
     "spooler": {"vi": "Dịch vụ in của máy tính", "en": "This PC's print system"},
     "spooler_down": {"vi": "không trả lời (CUPS hoặc Print Spooler đã dừng?)",
                      "en": "does not answer (CUPS or the Print Spooler stopped?)"},

@@ -22,7 +22,12 @@ SOURCE_TEXT = {"sane": "SANE", "escl": "eSCL", "wia": "WIA"}
 TEXT = {
     "scanner": {"vi": "Máy quét “{name}”", "en": "Scanner “{name}”"},
     "none": {"vi": "Máy quét", "en": "Scanners"},
-    "none_found": {"vi": "không tìm thấy máy quét nào", "en": "no scanner found"},
+    "none_found": {"vi": "không tìm thấy máy quét nào: cắm máy quét rồi xem SANE có thấy không bằng "
+                         "`scanimage -L` (Linux; Windows: Cài đặt › Bluetooth & thiết bị › Máy in & máy quét), "
+                         "hoặc khai báo máy quét mạng (eSCL) trong `collectors.scanners.escl` của tệp cấu hình",
+                   "en": "no scanner found: connect the scanner and check that SANE lists it with `scanimage -L` "
+                         "(Linux; Windows: Settings › Bluetooth & devices › Printers & scanners), or list a "
+                         "network (eSCL) scanner under `collectors.scanners.escl` in the config"},
 }
 
 

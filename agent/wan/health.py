@@ -35,7 +35,7 @@ class Thresholds:
     cert_expiry_warning: float
 
     @classmethod
-    def from_settings(cls, t) -> Thresholds:  # noqa: ANN001 - agent.config.Settings of `thresholds`
+    def from_settings(cls, t) -> Thresholds:  # noqa: ANN001 - agent.options.Settings of `thresholds`
         return cls(t.wan_rtt_degraded, t.wan_loss_degraded, t.wan_jitter_degraded, t.wan_failures_down,
                    t.wan_cert_expiry_warning)
 

@@ -10,7 +10,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from agent.config import InvalidSettingError, Option, Section, Settings
+from agent.options import InvalidSettingError, Option, Section, Settings
 
 log = logging.getLogger("wardwatch.wan")
 

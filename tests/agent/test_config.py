@@ -1,6 +1,7 @@
 """The config is declared once: bad input gets one line with file, line and key, exit 2."""
 
 import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -141,3 +142,11 @@ def test_readme_config_reference_is_generated_from_the_declaration():
     assert documented == cfg.reference_markdown(), textwrap.dedent("""\
         README's config reference is out of date: regenerate it with
         python3 scripts/update-readme.py""")
+
+
+def test_collectors_and_config_do_not_import_each_other_in_a_circle():
+    """The collectors declare their options with agent.options; agent.config joins them into the schema."""
+    code = ("import sys, agent.collectors; assert 'agent.config' not in sys.modules, 'collectors import config'; "
+            "import agent.config")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert p.returncode == 0, p.stderr

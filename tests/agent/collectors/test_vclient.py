@@ -47,7 +47,8 @@ def collector(tmp_path, **options) -> VclientCollector:
     text = "collectors:\n  vclient:\n" + "".join(f"    {k}: {v!r}\n" if not isinstance(v, list) else
                                                   f"    {k}: {v}\n" for k, v in options.items())
     settings = cfg.loads(text.replace("'", '"'))
-    return VclientCollector(settings.collectors.vclient, Context(settings, LinuxPlatform(), str(tmp_path)))
+    context = Context(settings, LinuxPlatform().configured(settings), str(tmp_path))
+    return VclientCollector(settings.collectors.vclient, context)
 
 
 def values(samples) -> dict:

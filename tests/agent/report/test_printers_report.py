@@ -50,7 +50,7 @@ def test_printer_rows_en():
 
 def test_no_printer_and_dead_spooler():
     [row] = printers_report.rows([], "en")
-    assert (row.status, row.detail) == (FAIL, "no printer found")
+    assert row.status == FAIL and row.detail.startswith("no printer found: connect the printer")
     [row] = printers_report.rows([sample("wardwatch_printer_spooler_up", 0)], "vi")
     assert row.status == FAIL and "không trả lời" in row.detail
 
@@ -69,4 +69,21 @@ def test_scanner_rows():
         ("Máy quét “Máy quét”", FAIL, "eSCL", "không liên lạc được với máy quét"),
     ]
     [row] = scanners_report.rows([], "en")
-    assert (row.status, row.detail) == (FAIL, "no scanner found")
+    assert row.status == FAIL and row.detail.startswith("no scanner found: connect the scanner")
+
+
+def test_no_printer_or_scanner_says_what_to_do_in_both_languages():
+    """The next step: the command that adds a CUPS queue (lpadmin(8)), the one that lists SANE's scanners
+    (scanimage(1)), and the config keys for network devices, which must be real options."""
+    from agent import config as cfg
+
+    keys = {dotted for dotted, _ in cfg.walk()}
+    for lang in ("vi", "en"):
+        [printer] = printers_report.rows([], lang)
+        [scanner] = scanners_report.rows([], lang)
+        assert "lpadmin -p" in printer.detail and "-v URI" in printer.detail
+        assert "scanimage -L" in scanner.detail
+        for row, key in ((printer, "collectors.printers.printers"), (scanner, "collectors.scanners.escl")):
+            assert f"`{key}`" in row.detail and key in keys
+    assert "không tìm thấy máy in nào" in printers_report.rows([], "vi")[0].detail
+    assert "không tìm thấy máy quét nào" in scanners_report.rows([], "vi")[0].detail
