@@ -80,9 +80,9 @@ def load_config(path: Path) -> dict[str, Value]:
     return out
 
 
-def seconds(text: str) -> float:
-    """A duration as Prometheus writes it (whole numbers, a unit on each: 15m, 1h30m)."""
-    return parse_duration(text, plain_seconds=False, fractions=False, smallest="s")
+def seconds(text: str) -> int:
+    """A duration as Prometheus writes it (whole numbers, a unit on each: 15m, 1h30m), in whole seconds."""
+    return int(parse_duration(text, plain_seconds=False, fractions=False, smallest="s"))
 
 
 def duration(total: int) -> str:
