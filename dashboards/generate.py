@@ -271,8 +271,8 @@ def city(src: Sources) -> gd.Dashboard:
         "Xã/phường đang CHƯA SẴN SÀNG, xếp theo thời gian chưa sẵn sàng trong khoảng thời gian đang xem "
         "(20 xã/phường đầu).",
         "Communes NOT READY now, by how long they were NOT READY within the time range shown (top 20).", "s",
-        [q(f"sort_desc(topk(20, (1 - avg_over_time(min by (district, commune) ({c_ready}{{{sel}}})[$__range:])) "
-           f"* $__range_s and on (district, commune) (min by (district, commune) ({c_ready}{{{sel}}}) == 0)))",
+        [q(f"sort_desc(topk(20, max by (district, commune) ((1 - avg_over_time({c_ready}{{{sel}}}[$__range])) "
+           f"* $__range_s) and on (district, commune) (min by (district, commune) ({c_ready}{{{sel}}}) == 0)))",
            instant=True, fmt="table")], src=src, w=12))
     return d
 
