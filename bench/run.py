@@ -31,6 +31,7 @@ BENCHES = (
     "inventory",
     "rollout",
     "readiness",
+    "city_tier",
     "fuzz",
     "alerts",
     "soak",
