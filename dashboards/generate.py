@@ -169,7 +169,7 @@ def var_datasource() -> gd.DatasourceVariable:
 
 def var_query(name: str, label: str, query: str, vi: str, en: str, *, multi: bool = False) -> gd.QueryVariable:
     v = (gd.QueryVariable(name).label(label).description(describe(vi, en)).datasource(DS)
-         .query({"query": query, "refId": f"{name}-values", "qryType": 1})
+         .query(query)  # the classic label_values() string: every Grafana version reads it
          .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC))
     if multi:
         v = v.multi(True).include_all(True).all_value(".+").current(VariableOption(text="All", value="$__all"))

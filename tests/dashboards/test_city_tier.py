@@ -204,7 +204,7 @@ def test_template_variables_chain(tier, engine):
         for var in doc["templating"]["list"]:
             if var["type"] != "query":
                 continue
-            m = re.fullmatch(r"label_values\((.+), (\w+)\)", var["query"]["query"])
+            m = re.fullmatch(r"label_values\((.+), (\w+)\)", var["query"])
             assert m, (name, var["query"])
             selector, label = substitute(m[1]), m[2]
             values = set(api(base, f"label/{label}/values", [("match[]", selector), ("start", f"{now - 600:.0f}"),
@@ -218,26 +218,34 @@ def test_template_variables_chain(tier, engine):
 
 # --- readiness against both ------------------------------------------------------------------------
 
-def test_readiness_same_on_victoria_metrics_as_on_prometheus(tier):
+@pytest.mark.parametrize("source", ["raw", "recorded"])
+def test_readiness_same_on_victoria_metrics_as_on_prometheus(tier, source):
+    """Both sources (the agents' series; the district rules' per-commune series) on both engines:
+    the same verdicts, reasons and counts, equal to the simulator's ground truth."""
     fleet: Fleet = tier["fleet"]
     scope = rd.scope_from_inventory(load_inventory(tier["inventory"]))
     at = time.time()
-    reports = {e: rd.build(scope, Prometheus(tier[e]), at=at) for e in ("prom", "vm")}
+    reports = {e: rd.build(scope, Prometheus(tier[e]), at=at, source=source) for e in ("prom", "vm")}
 
     def verdicts(report: rd.Report) -> dict:
-        return {c.key: (c.verdict, c.reasons, c.reporting, c.pcs_spec_ok, c.pcs_client_installed,
-                        c.printers_working, c.printers_total, c.scanners_working, c.scanners_total,
-                        sorted((t.target, t.role, t.state) for t in c.wan_targets)) for c in report.communes}
+        return {c.key: (c.verdict, c.reasons, c.reporting, c.never_seen, c.pcs_spec_ok, c.pcs_client_installed,
+                        c.printers_working, c.printers_total, c.printer_problems, c.scanners_working,
+                        c.scanners_total, sorted((t.target, t.role, t.state) for t in c.wan_targets))
+                for c in report.communes}
 
     assert verdicts(reports["vm"]) == verdicts(reports["prom"])
     truth = fleet.truth()
     assert {c.key: c.reasons for c in reports["vm"].communes} == truth
     assert {tuple(r) for r in truth.values()} >= {(), ("no_working_printer",), ("pcs_not_reporting",)}
-    assert reports["vm"].queries == reports["prom"].queries == 10
+    assert reports["vm"].queries == reports["prom"].queries == (10 if source == "raw" else 9)
     for c in reports["vm"].communes:
         other = next(o for o in reports["prom"].communes if o.key == c.key)
+        assert (c.wan_loss_ratio is None) == (other.wan_loss_ratio is None), c.key
         if c.wan_loss_ratio is not None:
             assert c.wan_loss_ratio == pytest.approx(other.wan_loss_ratio, abs=1e-9)
+    if source == "recorded":  # the same counts as from the agents' own series
+        raw = rd.build(scope, Prometheus(tier["prom"]), at=at, source="raw")
+        assert verdicts(reports["prom"]) == verdicts(raw)
 
 
 def test_city_readiness_series_from_vmalert_equal_the_district_prometheus(tier):
