@@ -1,15 +1,18 @@
-"""The readiness report at national scale, Prometheus and VictoriaMetrics side by side:
-100,000 PCs in 10,000 communes (--quick: 1,000 PCs in 100 communes), from the fleet simulator
-(tests/fleet_sim.py, its faults and ground truth), loaded into both engines as the district
-Prometheus servers would have sent them: every series `wardwatch readiness` reads (up, spec,
-client, printers, scanners, WAN up/degraded/loss/RTT), three samples a minute apart.
+"""The readiness report at national scale, Prometheus and VictoriaMetrics side by side.
 
-- Prometheus 2.42: `promtool tsdb create-blocks-from openmetrics`, then started on those blocks.
-- VictoriaMetrics (Debian's victoria-metrics): POST /api/v1/import/prometheus.
+- `--source recorded` (the city tier, docs/city-tier.md) for 100,000 PCs in 10,000 communes
+  (--quick: 1,000 PCs in 100): each PC's `up` and the district rules' per-commune series, as the
+  district servers remote-write them;
+- `--source raw` (the agents' own series: up, spec, client, printers, scanners, WAN up/degraded/
+  loss/RTT) for 10,000 PCs in 1,000 communes (--quick: 1,000), for comparison;
+- bytes per sample over six hours of every series the simulator has, for retention sizing.
 
-Figures per engine: load time, the report's wall time and PromQL queries (fleet/readiness.py,
-unchanged), verdicts equal to the ground truth, verdicts equal between the engines, disk and
-resident memory after the report (the sizing figures of docs/city-tier.md).
+The fleet is the simulator's (tests/fleet_sim.py: its faults and ground truth), three samples a
+minute apart, loaded into Prometheus 2.42 (`promtool tsdb create-blocks-from openmetrics`, then
+started on those blocks) and VictoriaMetrics (Debian's victoria-metrics, POST
+/api/v1/import/prometheus). Figures per engine: load time, the report's wall time (the second of
+two runs: the first warms the caches) and PromQL queries (fleet/readiness.py), verdicts equal to the
+ground truth and between the engines, disk, resident memory.
 """
 
 from __future__ import annotations
@@ -82,13 +85,72 @@ def series(fleet: Fleet, now: float) -> Iterator[tuple[str, str, str, list[float
                     [round(1000 + i * per_step, 6) for i in range(SAMPLES)]
 
 
-def write_inputs(fleet: Fleet, end: float, om_path: Path, vm_path: Path) -> int:
+def recorded_series(fleet: Fleet, now: float) -> Iterator[tuple[str, str, str, list[float]]]:
+    """What `--source recorded` reads, as the district servers would have remote-written it: each PC's
+    `up`, the printers' active problems, and the per-commune series of alerts/rules/district.rules.yml,
+    computed here from the simulator's model the way those rules compute them (what the rules give on
+    a real Prometheus and VictoriaMetrics is tested in tests/dashboards/test_city_tier.py)."""
+    def ext(pc_or_commune) -> dict[str, str]:
+        return {"prometheus": f"district-{pc_or_commune.district}"}
+
+    for fam, typ, name, values in series(fleet, now):
+        if fam in ("up", "wardwatch_printer_problem"):
+            yield fam, typ, name, values
+    per_commune: dict[str, list[tuple[str, float]]] = {}
+    per_target: dict[str, list[tuple[str, float]]] = {}
+    for c in fleet.communes.values():
+        pcs = [fleet.pcs[p] for p in c.pcs if fleet.pcs[p].state != UNSEEN]
+        if not pcs:
+            continue
+        live = [pc for pc in pcs if pc.state == UP]
+        lab = _labels({"district": c.district, "commune": c.commune, **ext(c)})
+        printers: dict[str, bool] = {}
+        scanners: dict[str, bool] = {}
+        for pc in live:
+            for pr in pc.printers:
+                printers[pr.name] = printers.get(pr.name, False) or pr.up
+            for sc in pc.scanners:
+                scanners[sc.name] = scanners.get(sc.name, False) or sc.up
+        paths: dict[tuple[str, str], list] = {}
+        for pc in live:
+            for t in pc.wan:
+                paths.setdefault((t.name, t.role), []).append(t)
+        required = [(k, ts) for k, ts in paths.items() if k[1] in ("portal", "gateway")]
+        values = {
+            "pcs": len(pcs), "pcs_reporting": len(live), "pcs_spec_ok": sum(pc.spec_ok for pc in live),
+            "vclient_installed": sum(bool(pc.vclient) for pc in live),
+            "printers": len(printers), "printers_working": sum(printers.values()),
+            "scanners": len(scanners), "scanners_working": sum(scanners.values()),
+            "wan_targets": len(required), "wan_targets_down": sum(not any(t.up for t in ts) for _, ts in required),
+            "wan_targets_degraded": sum(any(t.up for t in ts) and not any(t.up and not t.degraded for t in ts)
+                                        for _, ts in required),
+        }
+        for k, v in values.items():
+            per_commune.setdefault(f"commune:wardwatch_{k}:count", []).append((lab, float(v)))
+        for (target, role), ts in paths.items():
+            tl = _labels({"district": c.district, "commune": c.commune, "target": target, "role": role, **ext(c)})
+            reached = any(t.up for t in ts)
+            per_target.setdefault("commune_target:wardwatch_wan_up:max", []).append((tl, float(reached)))
+            per_target.setdefault("commune_target:wardwatch_wan_degraded:bool", []).append(
+                (tl, float(reached and not any(t.up and not t.degraded for t in ts))))
+            per_target.setdefault("commune_target:wardwatch_wan_loss_ratio:avg", []).append(
+                (tl, sum(t.loss for t in ts) / len(ts)))
+            up = [t for t in ts if t.up]
+            if up:
+                per_target.setdefault("commune_target:wardwatch_wan_rtt_seconds:mean", []).append(
+                    (tl, sum(t.rtt for t in up) / len(up)))
+    for fam, rows in (*per_commune.items(), *per_target.items()):
+        for lab, v in rows:
+            yield fam, "gauge", fam + lab, [v] * SAMPLES
+
+
+def write_inputs(fleet: Fleet, end: float, om_path: Path, vm_path: Path, source: str = "raw") -> int:
     """The same samples as OpenMetrics (seconds, for promtool) and Prometheus text (milliseconds, for
     VictoriaMetrics' import); the number of series."""
     stamps = [end - (SAMPLES - 1 - i) * STEP for i in range(SAMPLES)]
     n, family = 0, None
     with om_path.open("w") as om, vm_path.open("w") as vm:
-        for fam, typ, name, values in series(fleet, end):
+        for fam, typ, name, values in (series if source == "raw" else recorded_series)(fleet, end):
             if fam != family:
                 om.write(f"# TYPE {fam} {typ}\n")
                 family = fam
@@ -125,32 +187,94 @@ def du_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def report(fleet: Fleet, url: str, at: float) -> tuple[rd.Report, float]:
+def report(fleet: Fleet, url: str, at: float, source: str) -> tuple[rd.Report, float]:
     communes = {}
     for c in fleet.communes.values():
         communes[c.district, c.commune] = (c.district, c.district_name, c.commune, c.name, sorted(c.pcs))
     scope = rd.Scope(list(communes.values()))
-    rd.build(scope, Prometheus(url, timeout=600), at=at)  # warm-up: the engines' caches, as in daily use
+    rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)  # warm-up: the caches, as in daily use
     t0 = time.perf_counter()
-    r = rd.build(scope, Prometheus(url, timeout=600), at=at)
+    r = rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)
     return r, time.perf_counter() - t0
 
 
 def run(quick: bool) -> list[Row]:
-    districts, communes, pcs = (10, 10, 10) if quick else (100, 100, 10)
     tmp = Path(tempfile.mkdtemp(prefix="wardwatch-bench-city-"))
     try:
-        return _run(tmp, districts, communes, pcs)
+        # the city tier's report (--source recorded) at national scale; the agents' series (--source raw)
+        # at a district's scale, beside it
+        rows = _run(tmp / "recorded", *((10, 10, 10) if quick else (100, 100, 10)), source="recorded")
+        rows += _run(tmp / "raw", *((10, 10, 10) if quick else (20, 50, 10)), source="raw")
+        rows += _retention(tmp / "retention", 20 if quick else 200, 60 if quick else 360)
+        return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(tmp: Path, districts: int, communes: int, pcs: int) -> list[Row]:
+def _retention(tmp: Path, n_pcs: int, steps: int, step: float = 60.0) -> list[Row]:
+    """Bytes per sample over time: `n_pcs` PCs with every series the simulator has (fleet.details),
+    `steps` samples a `step` apart (counters advancing, loss and RTT as the simulator has them),
+    in both engines."""
+    tmp.mkdir(parents=True)
+    fleet = Fleet.generate(max(1, n_pcs // 50), 10, 5, seed=SEED)
+    fleet.details = True
+    live = [pc for pc in fleet.pcs.values() if pc.state == UP]
+    end = float(int(time.time()) - 3 * 3600)
+    start = end - (steps - 1) * step
+    for pc in live:
+        for t in pc.wan:
+            t.since = start
+    parts: dict[str, list[str]] = {}
+    types: dict[str, str] = {}
+    vm_lines = (tmp / "r.prom").open("w")
+    n_samples = 0
+    names: set[str] = set()
+    for i in range(steps):
+        ts = start + i * step
+        for pc in live:
+            target = {"instance": pc.name, "job": JOB, "district": pc.district, "commune": pc.commune}
+            for fam, typ, samples in fleet.samples(pc, ts):
+                typ = "unknown" if typ in ("histogram", "counter") else typ
+                for name, lab, v in samples:
+                    key = name + _labels({**target, "role": "pc", **lab})
+                    names.add(key)
+                    fam_key = name if typ == "unknown" else fam
+                    types[fam_key] = typ
+                    parts.setdefault(fam_key, []).append(f"{key} {v:g} {ts:.3f}\n")
+                    vm_lines.write(f"{key} {v:g} {int(ts * 1000)}\n")
+                    n_samples += 1
+    vm_lines.close()
+    with (tmp / "r.om").open("w") as om:
+        for fam, lines in parts.items():
+            om.write(f"# TYPE {fam} {types[fam]}\n")
+            lines.sort(key=lambda line: line.rsplit(" ", 2)[0])  # one series' samples together, in time order
+            om.writelines(lines)
+        om.write("# EOF\n")
+    parts.clear()
+    prom_tmp = tmp / "prometheus"
+    subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q", str(tmp / "r.om"),
+                    str(prometheus_data(prom_tmp))], check=True, capture_output=True, timeout=3600)
+    prom_disk = du_mib(prometheus_data(prom_tmp))
+    with victoria_metrics(tmp / "vm", memory="1GiB") as url:
+        vm_import(url, tmp / "r.prom")
+    vm_disk = du_mib(tmp / "vm" / "vm-data")
+    n_series = len(names)
+    what = f"{len(live)} PCs x {n_series // max(1, len(live))} series, {steps} samples {step:g}s apart"
+    return [
+        Row("city_tier", f"bytes per sample ({what}): VictoriaMetrics | Prometheus",
+            vm_disk * 2**20 / n_samples, "bytes", "Prometheus", prom_disk * 2**20 / n_samples),
+        Row("city_tier", "series per PC (simulator, every family)", n_series / max(1, len(live)), "series",
+            "design budget", 150),
+    ]
+
+
+def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> list[Row]:
+    tmp.mkdir(parents=True)
     fleet = Fleet.generate(districts, communes, pcs, seed=SEED)
     truth = fleet.truth()
     end = float(int(time.time()) - 3 * 3600)  # in the past: Prometheus serves it from blocks, not its head
     t0 = time.perf_counter()
-    n_series = write_inputs(fleet, end, tmp / "fleet.om", tmp / "fleet.prom")
+    n_series = write_inputs(fleet, end, tmp / "fleet.om", tmp / "fleet.prom", source)
     gen = time.perf_counter() - t0
 
     prom_tmp = tmp / "prometheus"
@@ -162,44 +286,42 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int) -> list[Row]:
     results = {}
     cfg = {"global": {"scrape_interval": "60s"}, "scrape_configs": []}
     with prometheus_from(prom_tmp, cfg, ["--storage.tsdb.retention.time=30d"]) as url:
-        r, secs = report(fleet, url, end)
+        r, secs = report(fleet, url, end, source)
         results["Prometheus"] = (r, secs, prom_load, rss_mib(url), du_mib(prometheus_data(prom_tmp)))
     with victoria_metrics(tmp / "vm", memory=VM_MEMORY, extra_args=["-search.maxUniqueTimeseries=5000000"]) as url:
         t0 = time.perf_counter()
         vm_import(url, tmp / "fleet.prom")
         vm_load = time.perf_counter() - t0
-        r, secs = report(fleet, url, end)
+        r, secs = report(fleet, url, end, source)
         results["VictoriaMetrics"] = (r, secs, vm_load, rss_mib(url), du_mib(tmp / "vm" / "vm-data"))
+    (tmp / "fleet.prom").unlink()
 
     def verdicts(r: rd.Report) -> dict:
         return {c.key: c.reasons for c in r.communes}
 
     same = sum(a == b for a, b in zip(verdicts(results["Prometheus"][0]).items(),
                                       verdicts(results["VictoriaMetrics"][0]).items(), strict=True))
-    what = f"{len(fleet.pcs):,} PCs / {len(fleet.communes):,} communes"
-    rows = [Row("city_tier", f"series loaded ({what}, {SAMPLES} samples each)", n_series, "series", "-", None),
-            Row("city_tier", "writing the inputs (Python)", gen, "s", "-", None)]
+    what = f"--source {source}, {len(fleet.pcs):,} PCs / {len(fleet.communes):,} communes"
+    b = "city_tier"
     p, v = results["Prometheus"], results["VictoriaMetrics"]
-    rows += [
-        Row("city_tier", "readiness report: VictoriaMetrics | Prometheus", v[1], "s", "Prometheus", p[1]),
-        Row("city_tier", "readiness report, VictoriaMetrics", v[1], "s", "target", 5.0),
-        Row("city_tier", "readiness report, Prometheus", p[1], "s", "target", 5.0),
-        Row("city_tier", "PromQL queries: VictoriaMetrics | Prometheus", v[0].queries, "queries", "Prometheus",
+    return [
+        Row(b, f"[{what}] series loaded ({SAMPLES} samples each)", n_series, "series", "-", None),
+        Row(b, f"[{what}] writing the inputs (Python)", gen, "s", "-", None),
+        Row(b, f"[{what}] report: VictoriaMetrics | Prometheus", v[1], "s", "Prometheus", p[1]),
+        Row(b, f"[{what}] report, VictoriaMetrics", v[1], "s", "target", 5.0),
+        Row(b, f"[{what}] report, Prometheus", p[1], "s", "target", 5.0),
+        Row(b, f"[{what}] PromQL queries: VictoriaMetrics | Prometheus", v[0].queries, "queries", "Prometheus",
             p[0].queries),
-        Row("city_tier", "PromQL queries, each engine", v[0].queries, "queries", "target", 12),
-        Row("city_tier", "verdicts = ground truth: VictoriaMetrics | Prometheus",
+        Row(b, f"[{what}] PromQL queries, each engine", v[0].queries, "queries", "target", 12),
+        Row(b, f"[{what}] verdicts = ground truth: VictoriaMetrics | Prometheus",
             sum(truth[c.key] == c.reasons for c in v[0].communes), "communes", "Prometheus",
             sum(truth[c.key] == c.reasons for c in p[0].communes), better="higher"),
-        Row("city_tier", "same verdicts and reasons on both engines", same, "communes", "communes",
+        Row(b, f"[{what}] same verdicts and reasons on both engines", same, "communes", "communes",
             len(fleet.communes), better="higher"),
-        Row("city_tier", "load: VM import | promtool backfill", v[2], "s", "Prometheus", p[2]),
-        Row("city_tier", "disk: VictoriaMetrics | Prometheus", v[4], "MiB", "Prometheus", p[4]),
-        Row("city_tier", "disk per series: VictoriaMetrics", v[4] * 2**20 / n_series, "bytes", "Prometheus",
-            p[4] * 2**20 / n_series),
-        Row("city_tier", "RSS after the report: VictoriaMetrics | Prometheus", v[3], "MiB", "Prometheus", p[3]),
+        Row(b, f"[{what}] load: VM import | promtool backfill", v[2], "s", "Prometheus", p[2]),
+        Row(b, f"[{what}] disk: VictoriaMetrics | Prometheus", v[4], "MiB", "Prometheus", p[4]),
+        Row(b, f"[{what}] RSS after the report: VictoriaMetrics | Prometheus", v[3], "MiB", "Prometheus", p[3]),
     ]
-    return rows
-
 
 if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
