@@ -236,7 +236,8 @@ class Queries:
         by = "by (district, commune)"
         wan_by = "by (district, commune, target, role, exported_role)"
         up = sel("up", 'role="pc"')
-        self.reporting = f"max by (instance, district, commune) ({up})"
+        # by instance alone: the inventory says each host's commune (half the answer's size at 100,000 PCs)
+        self.reporting = f"max by (instance) ({up})"
         self.spec_ok = f"count {by} ({sel('wardwatch_spec_ok')} == 1)"
         self.client = (f"count {by} (max by (instance, district, commune) "
                        f"({sel('wardwatch_vclient_installed')}) == 1)")
@@ -272,7 +273,6 @@ class RecordedQueries:
         m = _matchers(district, commune)
         sep = "," if m else ""
         roles = "|".join(criteria.wan_roles)
-        by = "by (district, commune)"
 
         def named(regex: str, extra: str = "") -> str:
             # several recorded series in one query, their name kept in label `what`
@@ -280,11 +280,12 @@ class RecordedQueries:
                     f'"what", "$1", "__name__", "(.+)")')
 
         self.reporting = Queries(criteria, district, commune).reporting
-        self.spec_ok = f"max {by} (commune:wardwatch_pcs_spec_ok:count{{{m}}})"
-        self.client = f"max {by} (commune:wardwatch_vclient_installed:count{{{m}}})"
-        self.printers = f"max by (district, commune, what) ({named('commune:wardwatch_printers(_working)?:count')})"
+        # the PCs' and the devices' counts, two queries for the six series of each commune
+        self.pcs = (f"max by (district, commune, what) "
+                    f"({named('commune:wardwatch_(pcs_spec_ok|vclient_installed):count')})")
+        self.devices = (f"max by (district, commune, what) "
+                        f"({named('commune:wardwatch_(printers|printers_working|scanners|scanners_working):count')})")
         self.printer_problems = Queries(criteria, district, commune).printer_problems
-        self.scanners = f"max by (district, commune, what) ({named('commune:wardwatch_scanners(_working)?:count')})"
         wan = named("commune_target:wardwatch_wan_(up:max|degraded:bool)", f'role=~"{roles}"')
         self.wan = f"max by (district, commune, target, role, what) ({wan})"
         self._roles, self._m, self._sep = roles, m, sep
@@ -359,7 +360,7 @@ def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_se
     now = time.time()
     at = now if at is None else at
     q = Queries(criteria, scope.district, scope.commune)
-    steps = (10 if source == "raw" else 9) + (2 if history_seconds else 0)
+    steps = (10 if source == "raw" else 7) + (2 if history_seconds else 0)
     done = 0
 
     def ask(key: str, expr: str) -> list[Series]:
@@ -436,27 +437,19 @@ def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_se
 
 def _recorded(q: RecordedQueries, communes: dict[tuple[str, str], Commune],
               ask: Callable[[str, str], list[Series]]) -> None:
-    for s in ask("spec", q.spec_ok):
-        if (c := communes.get(_key(s.labels))) is not None:
-            c.pcs_spec_ok = int(s.value)
-    for s in ask("client", q.client):
-        if (c := communes.get(_key(s.labels))) is not None:
-            c.pcs_client_installed = int(s.value)
-    for s in ask("printers", q.printers):
-        if (c := communes.get(_key(s.labels))) is not None:
-            if s.labels.get("what") == "commune:wardwatch_printers_working:count":
-                c.printers_working = int(s.value)
-            else:
-                c.printers_total = int(s.value)
+    fields = {"commune:wardwatch_pcs_spec_ok:count": "pcs_spec_ok",
+              "commune:wardwatch_vclient_installed:count": "pcs_client_installed",
+              "commune:wardwatch_printers:count": "printers_total",
+              "commune:wardwatch_printers_working:count": "printers_working",
+              "commune:wardwatch_scanners:count": "scanners_total",
+              "commune:wardwatch_scanners_working:count": "scanners_working"}
+    for key, expr in (("spec", q.pcs), ("printers", q.devices)):
+        for s in ask(key, expr):
+            if (c := communes.get(_key(s.labels))) is not None and (f := fields.get(s.labels.get("what", ""))):
+                setattr(c, f, int(s.value))
     for s in ask("printer_problems", q.printer_problems):
         if (c := communes.get(_key(s.labels))) is not None:
             c.printer_problems[s.labels.get("problem", "other")] = int(s.value)
-    for s in ask("scanners", q.scanners):
-        if (c := communes.get(_key(s.labels))) is not None:
-            if s.labels.get("what") == "commune:wardwatch_scanners_working:count":
-                c.scanners_working = int(s.value)
-            else:
-                c.scanners_total = int(s.value)
     targets: dict[tuple[tuple[str, str], str, str], dict[str, float]] = {}
     for s in ask("wan", q.wan):
         targets.setdefault((_key(s.labels), s.labels.get("target", ""), s.labels.get("role", "")), {})[

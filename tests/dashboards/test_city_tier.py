@@ -237,7 +237,7 @@ def test_readiness_same_on_victoria_metrics_as_on_prometheus(tier, source):
     truth = fleet.truth()
     assert {c.key: c.reasons for c in reports["vm"].communes} == truth
     assert {tuple(r) for r in truth.values()} >= {(), ("no_working_printer",), ("pcs_not_reporting",)}
-    assert reports["vm"].queries == reports["prom"].queries == (10 if source == "raw" else 9)
+    assert reports["vm"].queries == reports["prom"].queries == (10 if source == "raw" else 7)
     for c in reports["vm"].communes:
         other = next(o for o in reports["prom"].communes if o.key == c.key)
         assert (c.wan_loss_ratio is None) == (other.wan_loss_ratio is None), c.key
