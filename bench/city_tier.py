@@ -17,6 +17,7 @@ ground truth and between the engines, disk, resident memory.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -187,15 +188,29 @@ def du_mib(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def report(fleet: Fleet, url: str, at: float, source: str) -> tuple[rd.Report, float]:
+def server_cpu(data_dir: Path) -> float:
+    """CPU seconds (user + system) so far of the server started on `data_dir` (found by that path)."""
+    out = subprocess.run(["pgrep", "-f", str(data_dir)], capture_output=True, text=True).stdout.split()
+    total = 0.0
+    for pid in out:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def report(fleet: Fleet, url: str, at: float, source: str, data_dir: Path) -> tuple[rd.Report, float, float, float]:
+    """The report (the second of two runs); its wall time, the server's and this process's CPU seconds."""
     communes = {}
     for c in fleet.communes.values():
         communes[c.district, c.commune] = (c.district, c.district_name, c.commune, c.name, sorted(c.pcs))
     scope = rd.Scope(list(communes.values()))
     rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)  # warm-up: the caches, as in daily use
-    t0 = time.perf_counter()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(data_dir)
     r = rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)
-    return r, time.perf_counter() - t0
+    return r, time.perf_counter() - t0, server_cpu(data_dir) - s0, time.process_time() - c0
 
 
 def run(quick: bool) -> list[Row]:
@@ -203,9 +218,14 @@ def run(quick: bool) -> list[Row]:
     try:
         # the city tier's report (--source recorded) at national scale; the agents' series (--source raw)
         # at a district's scale, beside it
-        rows = _run(tmp / "recorded", *((10, 10, 10) if quick else (100, 100, 10)), source="recorded")
-        rows += _run(tmp / "raw", *((10, 10, 10) if quick else (20, 50, 10)), source="raw")
-        rows += _retention(tmp / "retention", 20 if quick else 200, 60 if quick else 360)
+        parts = os.environ.get("WARDWATCH_BENCH_CITY_PARTS", "recorded,raw,retention").split(",")
+        rows = []
+        if "recorded" in parts:
+            rows += _run(tmp / "recorded", *((10, 10, 10) if quick else (100, 100, 10)), source="recorded")
+        if "raw" in parts:
+            rows += _run(tmp / "raw", *((10, 10, 10) if quick else (20, 50, 10)), source="raw")
+        if "retention" in parts:
+            rows += _retention(tmp / "retention", 20 if quick else 200, 60 if quick else 360)
         return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -286,14 +306,14 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
     results = {}
     cfg = {"global": {"scrape_interval": "60s"}, "scrape_configs": []}
     with prometheus_from(prom_tmp, cfg, ["--storage.tsdb.retention.time=30d"]) as url:
-        r, secs = report(fleet, url, end, source)
-        results["Prometheus"] = (r, secs, prom_load, rss_mib(url), du_mib(prometheus_data(prom_tmp)))
+        r, secs, cpu, py = report(fleet, url, end, source, prometheus_data(prom_tmp))
+        results["Prometheus"] = (r, secs, prom_load, rss_mib(url), du_mib(prometheus_data(prom_tmp)), cpu, py)
     with victoria_metrics(tmp / "vm", memory=VM_MEMORY, extra_args=["-search.maxUniqueTimeseries=5000000"]) as url:
         t0 = time.perf_counter()
         vm_import(url, tmp / "fleet.prom")
         vm_load = time.perf_counter() - t0
-        r, secs = report(fleet, url, end, source)
-        results["VictoriaMetrics"] = (r, secs, vm_load, rss_mib(url), du_mib(tmp / "vm" / "vm-data"))
+        r, secs, cpu, py = report(fleet, url, end, source, tmp / "vm" / "vm-data")
+        results["VictoriaMetrics"] = (r, secs, vm_load, rss_mib(url), du_mib(tmp / "vm" / "vm-data"), cpu, py)
     (tmp / "fleet.prom").unlink()
 
     def verdicts(r: rd.Report) -> dict:
@@ -310,6 +330,9 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
         Row(b, f"[{what}] report: VictoriaMetrics | Prometheus", v[1], "s", "Prometheus", p[1]),
         Row(b, f"[{what}] report, VictoriaMetrics", v[1], "s", "target", 5.0),
         Row(b, f"[{what}] report, Prometheus", p[1], "s", "target", 5.0),
+        Row(b, f"[{what}] report, server CPU: VictoriaMetrics | Prometheus", v[5], "cpu-s", "Prometheus", p[5]),
+        Row(b, f"[{what}] report, wardwatch's CPU (parse, judge): on VM | on Prometheus", v[6], "cpu-s",
+            "Prometheus", p[6]),
         Row(b, f"[{what}] PromQL queries: VictoriaMetrics | Prometheus", v[0].queries, "queries", "Prometheus",
             p[0].queries),
         Row(b, f"[{what}] PromQL queries, each engine", v[0].queries, "queries", "target", 12),
