@@ -262,3 +262,17 @@ def test_city_readiness_series_from_vmalert_equal_the_district_prometheus(tier):
     res = api(tier["vm"], "query", {"query": "count by (prometheus) (commune:wardwatch_ready:bool)"})["result"]
     assert [r["metric"] for r in res] == [{}]
 
+
+
+def test_cli_report_from_victoria_metrics(tier):
+    """`wardwatch readiness --source recorded` against the city VictoriaMetrics, as an operator runs it."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "fleet", "readiness", "--inventory", str(tier["inventory"]),
+                        "--prometheus", tier["vm"], "--source", "recorded", "--format", "json", "-q"],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 1, r.stderr  # some commune is NOT READY
+    doc = json.loads(r.stdout)
+    got = {(c["district"], c["commune"]): [x["code"] for x in c["reasons"]] for c in doc["communes"]}
+    assert got == tier["fleet"].truth()
+    assert doc["queries"] == 7
