@@ -36,6 +36,7 @@ BENCHES = (
     "rollout",
     "readiness",
     "weekly",
+    "city_tier",
     "fuzz",
     "alerts",
     "soak",

@@ -14,6 +14,13 @@ Queries: a fixed number of aggregated PromQL queries, whatever the size of the
 fleet (never one per host or per commune): see `QUERIES`. Hosts of the inventory
 that Prometheus never saw count as not reporting.
 
+Two sources (`build(..., source=...)`): "raw" reads the agents' series (a district Prometheus,
+or any server that has them); "recorded" reads, beside each PC's `up`, the per-commune series
+of the district rules (alerts/rules/district.rules.yml: commune:wardwatch_*:count and
+commune_target:wardwatch_wan_*), ten to twenty times fewer series: what the city tier
+(VictoriaMetrics, docs/city-tier.md) answers quickly for 100,000 PCs. Verdicts and reasons are the
+same; the commune's RTT and loss are then the mean of its targets' (over the rules' window).
+
 Labels: the agents' series carry the target labels `district`, `commune`,
 `instance` from the inventory's file_sd; `up` of a PC carries role="pc". A WAN
 series' own `role` (portal, gateway, dns, other) is kept as `role` when the scrape
@@ -234,8 +241,9 @@ class Queries:
         wan_by = "by (district, commune, target, role, exported_role)"
         up = sel("up", 'role="pc"')
         # A PC that pushes to the Pushgateway has no `up`: it reports while its last push is recent.
+        # By instance alone: the inventory says each host's commune (half the answer's size at 100,000 PCs).
         pushed = sel("push_time_seconds", 'job="wardwatch"')
-        self.reporting = (f"max by (instance, district, commune) ({up} or label_replace("
+        self.reporting = (f"max by (instance) ({up} or label_replace("
                           f'time() - {pushed} < bool {PUSH_STALE_AFTER:g}, "via", "push", "", ""))')
         self.spec_ok = f"count {by} ({sel('wardwatch_spec_ok')} == 1)"
         self.client = (f"count {by} (max by (instance, district, commune) "
@@ -263,6 +271,42 @@ class Queries:
         # avg_over_time of each arm of the union (a subquery would cost more)
         left, right = self.wan_arms("wardwatch_wan_loss_ratio")
         return f"avg by (district, commune) (avg_over_time({left}[{window}]) or avg_over_time({right}[{window}]))"
+
+
+class RecordedQueries:
+    """The PromQL of a report from the district rules' per-commune series (source="recorded")."""
+
+    def __init__(self, criteria: Criteria, district: str | None = None, commune: str | None = None):
+        m = _matchers(district, commune)
+        sep = "," if m else ""
+        roles = "|".join(criteria.wan_roles)
+
+        def named(regex: str, extra: str = "") -> str:
+            # several recorded series in one query, their name kept in label `what`
+            return (f'label_replace({{__name__=~"{regex}"{"," + extra if extra else ""}{sep}{m}}}, '
+                    f'"what", "$1", "__name__", "(.+)")')
+
+        self.reporting = Queries(criteria, district, commune).reporting
+        # the PCs' and the devices' counts, two queries for the six series of each commune
+        self.pcs = (f"max by (district, commune, what) "
+                    f"({named('commune:wardwatch_(pcs_spec_ok|vclient_installed):count')})")
+        self.devices = (f"max by (district, commune, what) "
+                        f"({named('commune:wardwatch_(printers|printers_working|scanners|scanners_working):count')})")
+        self.printer_problems = Queries(criteria, district, commune).printer_problems
+        wan = named("commune_target:wardwatch_wan_(up:max|degraded:bool)", f'role=~"{roles}"')
+        self.wan = f"max by (district, commune, target, role, what) ({wan})"
+        self._roles, self._m, self._sep = roles, m, sep
+
+    def rtt(self) -> str:
+        return (f'avg by (district, commune) (commune_target:wardwatch_wan_rtt_seconds:mean'
+                f'{{role=~"{self._roles}"{self._sep}{self._m}}})')
+
+    def loss(self) -> str:
+        return (f'avg by (district, commune) (commune_target:wardwatch_wan_loss_ratio:avg'
+                f'{{role=~"{self._roles}"{self._sep}{self._m}}})')
+
+
+SOURCES = ("raw", "recorded")
 
 
 # --- building the report ------------------------------------------------------------
@@ -316,12 +360,14 @@ def scope_from_inventory(inventory: Any, district: str | None = None, commune: s
 
 def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_seconds: float | None = None,
           criteria: Criteria | None = None, inventory_source: str = "", progress: Progress | None = None,
-          history_points: int = 168) -> Report:
+          history_points: int = 168, source: str = "raw") -> Report:
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r}: one of {SOURCES}")
     criteria = criteria or Criteria()
     now = time.time()
     at = now if at is None else at
     q = Queries(criteria, scope.district, scope.commune)
-    steps = 10 + (2 if history_seconds else 0)
+    steps = (10 if source == "raw" else 7) + (2 if history_seconds else 0)
     done = 0
 
     def ask(key: str, expr: str) -> list[Series]:
@@ -360,6 +406,76 @@ def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_se
         c.reporting.sort()
         c.never_seen = [h for h in c.hosts if h not in seen]
 
+    if source == "recorded":
+        _recorded(RecordedQueries(criteria, scope.district, scope.commune), communes, ask)
+    else:
+        _raw(q, communes, ask)
+
+    if history_seconds:
+        step = max(1.0, math.ceil(history_seconds / history_points))
+        window = f"{int(max(step, 60))}s"
+        start = at - history_seconds
+        for c in communes.values():
+            c.history = History()
+        rq = RecordedQueries(criteria, scope.district, scope.commune) if source == "recorded" else None
+        for r in ask_range("history_rtt", rq.rtt() if rq else q.rtt(window), start, step):
+            if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
+                c.history.rtt_seconds = [(t, v) for t, v in r.points if math.isfinite(v)]
+        for r in ask_range("history_loss", rq.loss() if rq else q.loss(window), start, step):
+            if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
+                c.history.loss_ratio = [(t, v) for t, v in r.points if math.isfinite(v)]
+    if progress:
+        progress("done", steps, steps)
+
+    for c in communes.values():
+        c.reasons = judge(c, criteria)
+    districts: dict[str, District] = {}
+    for c in communes.values():
+        d = districts.setdefault(c.district, District(c.district, c.district_name, []))
+        d.communes.append(c)
+    ordered = sorted(districts.values(), key=lambda d: d.district)
+    for d in ordered:
+        d.communes.sort(key=lambda c: c.commune)
+    return Report(evaluated_at=at, generated_at=now, prometheus=prom.url, inventory=inventory_source,
+                  district_filter=scope.district, commune_filter=scope.commune, criteria=criteria,
+                  districts=ordered, queries=prom.queries - queries_before, history_seconds=history_seconds,
+                  unexpected_instances=sorted(unexpected))
+
+
+def _recorded(q: RecordedQueries, communes: dict[tuple[str, str], Commune],
+              ask: Callable[[str, str], list[Series]]) -> None:
+    fields = {"commune:wardwatch_pcs_spec_ok:count": "pcs_spec_ok",
+              "commune:wardwatch_vclient_installed:count": "pcs_client_installed",
+              "commune:wardwatch_printers:count": "printers_total",
+              "commune:wardwatch_printers_working:count": "printers_working",
+              "commune:wardwatch_scanners:count": "scanners_total",
+              "commune:wardwatch_scanners_working:count": "scanners_working"}
+    for key, expr in (("spec", q.pcs), ("printers", q.devices)):
+        for s in ask(key, expr):
+            if (c := communes.get(_key(s.labels))) is not None and (f := fields.get(s.labels.get("what", ""))):
+                setattr(c, f, int(s.value))
+    for s in ask("printer_problems", q.printer_problems):
+        if (c := communes.get(_key(s.labels))) is not None:
+            c.printer_problems[s.labels.get("problem", "other")] = int(s.value)
+    targets: dict[tuple[tuple[str, str], str, str], dict[str, float]] = {}
+    for s in ask("wan", q.wan):
+        targets.setdefault((_key(s.labels), s.labels.get("target", ""), s.labels.get("role", "")), {})[
+            s.labels.get("what", "")] = s.value
+    for (k, target, role), v in sorted(targets.items()):
+        if (c := communes.get(k)) is not None and "commune_target:wardwatch_wan_up:max" in v:
+            state = (WAN_STATE_DOWN if v["commune_target:wardwatch_wan_up:max"] < 1
+                     else WAN_STATE_DEGRADED if v.get("commune_target:wardwatch_wan_degraded:bool", 0) >= 1
+                     else WAN_OK)
+            c.wan_targets.append(WanTarget(target, role, state))
+    for s in ask("wan_rtt", q.rtt()):
+        if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
+            c.wan_rtt_seconds = s.value
+    for s in ask("wan_loss", q.loss()):
+        if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
+            c.wan_loss_ratio = s.value
+
+
+def _raw(q: Queries, communes: dict[tuple[str, str], Commune], ask: Callable[[str, str], list[Series]]) -> None:
     for s in ask("spec", q.spec_ok):
         if (c := communes.get(_key(s.labels))) is not None:
             c.pcs_spec_ok = int(s.value)
@@ -393,32 +509,3 @@ def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_se
     for s in ask("wan_loss", q.loss()):
         if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
             c.wan_loss_ratio = s.value
-
-    if history_seconds:
-        step = max(1.0, math.ceil(history_seconds / history_points))
-        window = f"{int(max(step, 60))}s"
-        start = at - history_seconds
-        for c in communes.values():
-            c.history = History()
-        for r in ask_range("history_rtt", q.rtt(window), start, step):
-            if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
-                c.history.rtt_seconds = [(t, v) for t, v in r.points if math.isfinite(v)]
-        for r in ask_range("history_loss", q.loss(window), start, step):
-            if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
-                c.history.loss_ratio = [(t, v) for t, v in r.points if math.isfinite(v)]
-    if progress:
-        progress("done", steps, steps)
-
-    for c in communes.values():
-        c.reasons = judge(c, criteria)
-    districts: dict[str, District] = {}
-    for c in communes.values():
-        d = districts.setdefault(c.district, District(c.district, c.district_name, []))
-        d.communes.append(c)
-    ordered = sorted(districts.values(), key=lambda d: d.district)
-    for d in ordered:
-        d.communes.sort(key=lambda c: c.commune)
-    return Report(evaluated_at=at, generated_at=now, prometheus=prom.url, inventory=inventory_source,
-                  district_filter=scope.district, commune_filter=scope.commune, criteria=criteria,
-                  districts=ordered, queries=prom.queries - queries_before, history_seconds=history_seconds,
-                  unexpected_instances=sorted(unexpected))

@@ -136,6 +136,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"(default: {DEFAULT_HISTORY} for html, none otherwise)")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of standard output")
     p.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per query (default 60)")
+    p.add_argument("--source", choices=rd.SOURCES, default="raw",
+                   help="raw: the agents' series (default); recorded: the district rules' per-commune series, "
+                        "e.g. on the city VictoriaMetrics (docs/city-tier.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -151,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     inventory = load_inventory(args.inventory, lang=lang)
     scope = rd.scope_from_inventory(inventory, args.district, args.commune)
     report = rd.build(scope, prom, at=at, history_seconds=history, inventory_source=str(args.inventory),
-                      progress=progress)
+                      progress=progress, source=args.source)
     text = report_render.render(report, args.format, lang)
     if args.out:
         write_out(Path(args.out), text.encode("utf-8"))

@@ -181,9 +181,11 @@ def _scrape_test_overrides(job: dict, sd_dir: Path) -> dict:
 
 
 def district_prometheus_config(sd_dir: Path, rules: dict[str, Path], *, alertmanager_url: str | None = None,
-                               external_label: str | None = None, interval: str = "1s") -> dict:
+                               external_label: str | None = None, interval: str = "1s",
+                               remote_write_url: str | None = None) -> dict:
     """alerts/prometheus-district.yml for a test: file_sd from `sd_dir`, the given rule files,
-    short intervals, alerts to `alertmanager_url`. Jobs, relabelling and labels are the production ones."""
+    short intervals, alerts to `alertmanager_url`, its remote_write (the city tier) to `remote_write_url`
+    or none. Jobs, relabelling, labels and what is remote-written are the production ones."""
     cfg = yaml.safe_load((ALERTS / "prometheus-district.yml").read_text(encoding="utf-8"))
     cfg["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
     if external_label:
@@ -194,6 +196,11 @@ def district_prometheus_config(sd_dir: Path, rules: dict[str, Path], *, alertman
         cfg["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager_url.split("//", 1)[1]]}]}]}
     else:
         cfg.pop("alerting", None)
+    if remote_write_url:
+        cfg["remote_write"] = [dict(rw, url=remote_write_url, queue_config={"batch_send_deadline": "1s"})
+                               for rw in cfg["remote_write"]]
+    else:
+        cfg.pop("remote_write", None)  # never towards the production address
     return cfg
 
 

@@ -84,10 +84,13 @@ class WanTarget:
     total: float = 0.0
     buckets: list[float] = field(default_factory=lambda: [0.0] * len(BUCKETS))
     since: float = field(default_factory=time.time)
+    outage: float = 0.0  # seconds down so far (wardwatch_wan_outage_seconds_total)
 
     def advance(self, now: float) -> None:
         dt = max(0.0, now - self.since)
         self.since = now
+        if not self.up:
+            self.outage += dt
         if not self.up or dt == 0:
             return
         n = dt * PROBES_PER_SECOND
@@ -130,6 +133,9 @@ class Fleet:
         self.pcs: dict[str, PC] = {}
         self.lock = threading.Lock()
         self.scrapes = 0
+        # also the families the dashboards read beyond readiness (hardware, collectors' durations, supplies,
+        # outages, certificates): all healthy values, so no alert changes; off by default (series budget)
+        self.details = False
 
     # --- building ----------------------------------------------------------------
     def add_commune(self, district: str, district_name: str, commune: str, name: str) -> Commune:
@@ -349,7 +355,36 @@ class Fleet:
                       [("wardwatch_vclient_installed", {"product": PRODUCT}, int(pc.vclient))]),
                      ("wardwatch_vclient_running", "gauge",
                       [("wardwatch_vclient_running", {"product": PRODUCT}, int(bool(pc.vclient)))])]
+        if self.details:
+            fams += self._details(pc)
         return fams
+
+    def _details(self, pc: PC) -> list[tuple[str, str, list[Sample]]]:
+        gib = 2**30
+        memory = 8 * gib if pc.spec_ok else 2 * gib
+        req = {"memory": (memory, 4 * gib), "disk_free": (60 * gib, 20 * gib), "cpu_cores": (4, 2),
+               "cpu_frequency": (2.4e9, 1.8e9)}
+        return [
+            ("wardwatch_memory_total_bytes", "gauge", [("wardwatch_memory_total_bytes", {}, memory)]),
+            ("wardwatch_memory_available_bytes", "gauge", [("wardwatch_memory_available_bytes", {}, memory // 2)]),
+            ("wardwatch_disk_size_bytes", "gauge", [("wardwatch_disk_size_bytes", {"mountpoint": "/"}, 120 * gib)]),
+            ("wardwatch_disk_free_bytes", "gauge", [("wardwatch_disk_free_bytes", {"mountpoint": "/"}, 60 * gib)]),
+            ("wardwatch_spec_requirement_value", "gauge",
+             [("wardwatch_spec_requirement_value", {"requirement": r}, v) for r, (v, _) in req.items()]),
+            ("wardwatch_spec_requirement_minimum", "gauge",
+             [("wardwatch_spec_requirement_minimum", {"requirement": r}, m) for r, (_, m) in req.items()]),
+            ("wardwatch_collector_duration_seconds", "gauge",
+             [("wardwatch_collector_duration_seconds", {"collector": c}, 0.25)
+              for c in ("hardware", "printers", "scanners", "wan")]),
+            ("wardwatch_printer_supply_ratio", "gauge",
+             [("wardwatch_printer_supply_ratio", {"printer": p.name, "supply": "toner"}, 0.6) for p in pc.printers]),
+            ("wardwatch_wan_outage_seconds_total", "counter",
+             [("wardwatch_wan_outage_seconds_total", {"target": t.name, "role": t.role}, round(t.outage, 3))
+              for t in pc.wan]),
+            ("wardwatch_wan_cert_expiry_timestamp_seconds", "gauge",
+             [("wardwatch_wan_cert_expiry_timestamp_seconds", {"target": t.name, "role": t.role}, 1.9e9)
+              for t in pc.wan if t.role in ("portal", "gateway")]),
+        ]
 
     def render_pc(self, name: str, now: float | None = None) -> str | None:
         """One PC's /metrics; None if it does not answer."""
