@@ -100,6 +100,10 @@ def load_sources() -> Sources:
         cfg = {k: v.value for k, v in gen.load_config(ALERTS / "config.yml").items()}
     except gen.GenerateError as e:
         raise GenerateError(str(e)) from None
+    # The warning levels are the agents' own (a PC's config owns them); the lines drawn are the defaults.
+    from agent import config as agent_config  # the repository is on sys.path through alerts/generate.py
+    for key, value in agent_config.defaults(agent_config.THRESHOLDS).items():
+        cfg[f"agent.thresholds.{key}"] = value
     records, alerts = set(), set()
     for path in sorted((ALERTS / "rules").glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -282,8 +286,8 @@ def district(src: Sources) -> gd.Dashboard:
     sel = 'district="$district"'
     agent = f"{src.get('selectors.agent')}, {sel}"
     roles = src.get("readiness.wan_roles")
-    lat_w, lat_c = src.get("alerts.WANLatencyHigh.warning.above"), src.get("alerts.WANLatencyHigh.critical.above")
-    loss_w, loss_c = src.get("alerts.WANPacketLoss.warning.above"), src.get("alerts.WANPacketLoss.critical.above")
+    lat_w, lat_c = src.get("agent.thresholds.wan_rtt_degraded"), src.get("alerts.WANLatencyHigh.critical.above")
+    loss_w, loss_c = src.get("agent.thresholds.wan_loss_degraded"), src.get("alerts.WANPacketLoss.critical.above")
     d = base("wardwatch-district", "wardwatch · Quận/huyện",
              "Mọi xã/phường của quận/huyện: sẵn sàng hay chưa và vì sao; độ trễ và mất gói WAN theo thời gian; "
              "máy in, máy quét hỏng; máy dưới cấu hình tối thiểu; máy thiếu phần mềm ảo hoá.",
@@ -319,7 +323,7 @@ def district(src: Sources) -> gd.Dashboard:
         f"Thời gian phản hồi trung bình lớn nhất tới các đích vai trò {roles} của mỗi xã/phường; vạch ngưỡng là "
         f"ngưỡng cảnh báo WANLatencyHigh ({lat_w}s, {lat_c}s).",
         f"Per commune, the worst mean round-trip time to its {roles} targets; the threshold lines are "
-        f"WANLatencyHigh's ({lat_w}s warning, {lat_c}s critical).", "s",
+        f"WANLatencyHigh's ({lat_w}s warning: the agents' default thresholds.wan_rtt_degraded; {lat_c}s critical).", "s",
         [q(f'max by (commune) ({src.record("commune_target:wardwatch_wan_rtt_seconds:mean")}'
            f'{{{sel}, role=~"{roles}"}})', "{{commune}}")],
         runbooks=("WANLatencyHigh",), src=src)
@@ -329,7 +333,7 @@ def district(src: Sources) -> gd.Dashboard:
         f"Tỉ lệ mất gói trung bình lớn nhất tới các đích vai trò {roles} của mỗi xã/phường; ngưỡng WANPacketLoss "
         f"({loss_w}, {loss_c}).",
         f"Per commune, the worst mean packet loss to its {roles} targets; WANPacketLoss thresholds "
-        f"({loss_w} warning, {loss_c} critical).", "percentunit",
+        f"({loss_w} warning: the agents' default thresholds.wan_loss_degraded; {loss_c} critical).", "percentunit",
         [q(f'max by (commune) ({src.record("commune_target:wardwatch_wan_loss_ratio:avg")}'
            f'{{{sel}, role=~"{roles}"}})', "{{commune}}")],
         runbooks=("WANPacketLoss",), src=src)
@@ -379,7 +383,8 @@ def commune(src: Sources) -> gd.Dashboard:
     sel = 'district="$district", commune="$commune"'
     agent = f"{src.get('selectors.agent')}, {sel}"
     pc = f"{src.get('selectors.pc')}, {sel}"
-    low, empty = src.get("alerts.PrinterSupplyLow.below"), src.get("alerts.PrinterSupplyEmpty.below")
+    # the agents judge supplies (default thresholds.printer_supply_low_ratio; empty is a level of 0)
+    low, empty = src.get("agent.thresholds.printer_supply_low_ratio"), 0
     d = base("wardwatch-commune", "wardwatch · Xã/phường",
              "Một xã/phường: các máy tính, máy in (vật tư, lỗi), máy quét, các đích WAN (biểu đồ nhiệt độ trễ, "
              "mất kết nối).",
@@ -409,12 +414,13 @@ def commune(src: Sources) -> gd.Dashboard:
         runbooks=("NoWorkingPrinter",), src=src, w=8).mappings(state_mappings()))
     d = d.with_panel(panel(
         bargauge.Panel().display_mode("gradient").min(0).max(1), "Vật tư máy in",
-        f"Mức vật tư của từng máy in; ngưỡng sắp hết {low}, hết {empty} (PrinterSupplyLow/Empty).",
-        f"Supply levels per printer; low at {low}, empty at {empty} (PrinterSupplyLow/Empty).", "percentunit",
+        f"Mức vật tư của từng máy in; sắp hết dưới {low} (mặc định của agent), hết ở {empty} (PrinterSupplyLow/Empty).",
+        f"Supply levels per printer; low under {low} (the agents' default), empty at {empty} "
+        "(PrinterSupplyLow/Empty).", "percentunit",
         [q(f"max by (printer, supply) (wardwatch_printer_supply_ratio{{{agent}}})", "{{printer}} {{supply}}",
            instant=True)],
         runbooks=("PrinterSupplyLow", "PrinterSupplyEmpty"), src=src, w=8)
-        .thresholds(thresholds((None, "red"), (empty, "orange"), (low, "green"))))
+        .thresholds(thresholds((None, "red"), (0.01, "orange"), (low, "green"))))
     d = d.with_panel(panel(
         tbl(), "Lỗi máy in",
         "Lỗi đang có của từng máy in (wardwatch_printer_problem), theo máy tính báo.",
@@ -566,7 +572,8 @@ RUNBOOK_DASHBOARD = {
     "PrinterSupplyEmpty": "wardwatch-commune", "ScannerDown": "wardwatch-commune",
     "NoWorkingPrinter": "wardwatch-commune", "NoWorkingScanner": "wardwatch-commune",
     "CommuneLinkDown": "wardwatch-commune", "WANLatencyHigh": "wardwatch-commune",
-    "WANPacketLoss": "wardwatch-commune", "PortalUnreachable": "wardwatch-commune",
+    "WANPacketLoss": "wardwatch-commune", "WANJitterHigh": "wardwatch-commune",
+    "PortalUnreachable": "wardwatch-commune",
     "VirtualizationGatewayUnreachable": "wardwatch-commune",
     "CertificateExpiring": "wardwatch-district", "DistrictPrometheusDown": "wardwatch-city",
 }
