@@ -323,7 +323,8 @@ def district(src: Sources) -> gd.Dashboard:
         f"Thời gian phản hồi trung bình lớn nhất tới các đích vai trò {roles} của mỗi xã/phường; vạch ngưỡng là "
         f"ngưỡng cảnh báo WANLatencyHigh ({lat_w}s, {lat_c}s).",
         f"Per commune, the worst mean round-trip time to its {roles} targets; the threshold lines are "
-        f"WANLatencyHigh's ({lat_w}s warning: the agents' default thresholds.wan_rtt_degraded; {lat_c}s critical).", "s",
+        f"WANLatencyHigh's ({lat_w}s warning: the agents' default thresholds.wan_rtt_degraded; "
+        f"{lat_c}s critical).", "s",
         [q(f'max by (commune) ({src.record("commune_target:wardwatch_wan_rtt_seconds:mean")}'
            f'{{{sel}, role=~"{roles}"}})', "{{commune}}")],
         runbooks=("WANLatencyHigh",), src=src)

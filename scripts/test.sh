@@ -38,7 +38,7 @@ echo "== installing wardwatch[fleet,test] into .venv"
 .venv/bin/python -m pip install -q -e '.[fleet,test]'
 
 echo "== ruff"
-.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz alerts
+.venv/bin/ruff check agent exporters fleet tests bench scripts fuzz alerts dashboards
 echo "== pytest"
 # As PID 1 (a container, unshare --pid) pytest reaps the daemons the tests' hosts leave to it
 # (tests/conftest.py); the tests start their daemons on free ports and stop only those.
