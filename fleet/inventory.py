@@ -423,14 +423,6 @@ class _HostEntry:
     file: str
     line: int
     vars: dict[str, Any]
-    node: yaml.Node | None = None  # its vars' mapping, for the line of a variable
-
-    def var_line(self, var: str) -> tuple[str, int]:
-        if isinstance(self.node, yaml.MappingNode):
-            for k, _v in self.node.value:
-                if k.value == var:
-                    return self.file, _line(k)
-        return self.file, self.line
 
 
 @dataclass
@@ -441,9 +433,18 @@ class _VarsFile:
     lines: dict[str, tuple[str, int]]  # var -> (file, line) of the value kept
 
 
+def _key_line(file: str, node: yaml.MappingNode, key: str) -> tuple[str, int | None]:
+    """Where `key` is in a mapping node (asked only when there is a problem to report)."""
+    for k, _v in node.value:
+        if k.value == key:
+            return file, _line(k)
+    return file, _line(node)
+
+
 class _Reader:
-    def __init__(self, source: Path):
+    def __init__(self, source: Path, declared: Mapping[str, VarSpec]):
         self.source = source
+        self.declared = declared  # host vars are checked as they are read, where their lines are at hand
         self.problems: list[Problem] = []
         self.groups: dict[str, Group] = {}
         self.entries: list[_HostEntry] = []  # every listing of a host, in file order
@@ -526,11 +527,13 @@ class _Reader:
                     if not _is_null(hnode):
                         if isinstance(hnode, yaml.MappingNode):
                             hvars = _value(hnode)
+                            _check_vars(self, hvars, self.declared, lambda var, n=hnode: _key_line(file, n, var),
+                                        _subject_host(host))
                         else:
                             self.problem(file, _line(hnode), _subject_host(host), "not_mapping",
                                          what=f"host {host}")
                     g.hosts.append(host)
-                    self.entries.append(_HostEntry(host, name, file, _line(hk), hvars, hnode if hvars else None))
+                    self.entries.append(_HostEntry(host, name, file, _line(hk), hvars))
             else:
                 hint = _closest(key, GROUP_KEYS)
                 self.problem(file, _line(k), subject, "unknown_group_key", key=key,
@@ -664,11 +667,11 @@ def _scan(path: str | Path, declared: Mapping[str, VarSpec] | None, check_names:
     if not source.exists():
         raise FleetError(f"{source}: inventory not found / không tìm thấy tệp kiểm kê")
     files, base = _sources(source)
-    loader = _Reader(source)
+    declared = declared_variables() if declared is None else declared
+    loader = _Reader(source, declared)
     for f in files:
         loader.load_file(f)
     groups = loader.groups
-    declared = declared_variables() if declared is None else declared
     top = _tree(loader, str(source))
 
     group_files = loader.vars_files(base, "group_vars", list(groups))
@@ -722,8 +725,6 @@ def _scan(path: str | Path, declared: Mapping[str, VarSpec] | None, check_names:
     first: dict[str, _HostEntry] = {}
     more: dict[str, list[_HostEntry]] = {}
     for e in loader.entries:
-        if e.vars:
-            _check_vars(loader, e.vars, declared, e.var_line, _subject_host(e.name))
         if e.name in first:
             more.setdefault(e.name, [first[e.name]]).append(e)
         else:
