@@ -504,6 +504,11 @@ class _Reader:
         if parent is not None:
             self.group_parents.setdefault(name, set()).add(parent)
         for key, k, v in self.mapping_items(node, file, subject, f"group {name}"):
+            if key in GROUP_KEYS and isinstance(v, yaml.ScalarNode) and v.tag == "tag:yaml.org,2002:str":
+                # `hosts: pc1` is `hosts: {pc1: }` to Ansible's yaml plugin (and so for children, vars)
+                v = yaml.MappingNode("tag:yaml.org,2002:map", [(v, yaml.ScalarNode("tag:yaml.org,2002:null", "",
+                                                                                       v.start_mark, v.end_mark))],
+                                     v.start_mark, v.end_mark)
             if key == "vars":
                 for var, vk, vnode in self.mapping_items(v, file, subject, f"vars of {name}"):
                     value = _value(vnode)
