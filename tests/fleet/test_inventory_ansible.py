@@ -83,7 +83,7 @@ class AnsibleInventory:
         return ["-i", str(inventory), "--list", "--output", str(out), "--vault-password-file", str(self.password_file)]
 
     def list(self, inventory: Path) -> dict:
-        out = inventory.parent / f"{inventory.name}-ansible.json"
+        out = self.workdir / f"ansible-{uuid.uuid4().hex}.json"
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps({"args": self.args(inventory, out)}) + "\n")
         self.proc.stdin.flush()
@@ -411,3 +411,8 @@ def test_worker_is_the_command(workdir, ansible, tmp_path):
                         str(workdir / "vault-pass")], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                        check=True)
     assert ansible.list(d) == json.loads(r.stdout)
+
+
+def test_example_inventory_agrees_with_ansible(ansible):
+    from support import REPO
+    compare(REPO / "inventory", ansible)
