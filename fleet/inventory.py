@@ -15,10 +15,18 @@ names, with their diacritics, live in `wardwatch_district_name` /
 `wardwatch_commune_name`. Other top-level groups (e.g. `canary`, `os_windows`)
 may list PCs again, but every PC belongs to exactly one commune.
 
-Vars are merged the way Ansible merges them (inventory-file group vars by depth,
-then group_vars/all, district, commune files, then the host's own vars, then
-host_vars/<host>). Every problem is kept with its file and line; `load_inventory`
-raises a one-line `FleetError` when there is any, `scan_inventory` returns them.
+Vars are merged exactly as Ansible merges them (ansible/vars/manager.py with the
+default VARIABLE_PRECEDENCE, ansible/inventory/helpers.py sort_groups): `all`'s
+inventory-file vars, then every other group's inventory-file vars ordered by
+(depth, ansible_group_priority, name), then group_vars/all, then the group_vars/
+of those groups in the same order, then the host's own inventory vars (in the order
+they are listed), then host_vars/<host>. Each level replaces a variable whole
+(dicts are not merged: Ansible's default hash_behaviour=replace). group_vars/ and
+host_vars/ are found as Ansible's host_group_vars plugin finds them (a directory
+`<name>/`, else the first of `<name>`, `<name>.yml`, `<name>.yaml`, `<name>.json`).
+tests/fleet/test_inventory_ansible.py checks all this against `ansible-inventory`.
+Every problem is kept with its file and line; `load_inventory` raises a one-line
+`FleetError` when there is any, `scan_inventory` returns them.
 
 The YAML is composed once by libyaml into nodes (for line numbers and duplicate
 keys, which a plain load would silently drop) and walked by hand: 50,000 hosts
@@ -34,7 +42,7 @@ import keyword
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,13 +53,32 @@ from agent.syntax import closest
 from fleet.errors import EXIT_USAGE, FleetError
 
 # libyaml's safe loader: an order of magnitude faster on big inventories.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The same tags as the safe loader, found faster: a plain scalar whose first character
+    starts none of YAML 1.1's implicit types (bool, int, float, null, timestamp, merge ...)
+    is a string without trying their regular expressions: host names, IP-less keys."""
+
+    _first = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in self._first:
+            return _STR
+        return super().resolve(kind, value, implicit)
+
+
+assert not _BaseLoader.yaml_path_resolvers and None not in _BaseLoader.yaml_implicit_resolvers
 
 DISTRICT_PREFIX = "district_"
 COMMUNE_PREFIX = "commune_"
 DEFAULT_AGENT_PORT = 10713
 GROUP_KEYS = ("hosts", "children", "vars")
-YAML_SUFFIXES = ("", ".yml", ".yaml", ".json")
+YAML_SUFFIXES = ("", ".yml", ".yaml", ".json")  # in the order Ansible tries them (DataLoader.find_vars_files)
+INVENTORY_SUFFIXES = (".yml", ".yaml", ".json")  # the files of an inventory directory read by the yaml plugin
+GROUP_PRIORITY = "ansible_group_priority"
 _SAFE_GROUP = re.compile(r"^[a-z][a-z0-9_]*$")
 _ANSIBLE_INVALID = re.compile(r"^[\d\W]|[^\w]")  # ansible.constants.INVALID_VARIABLE_NAMES
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -87,8 +114,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_var": {"vi": "biến '{var}' không được khai báo{hint}", "en": "variable '{var}' is not declared{hint}"},
     "bad_var": {"vi": "biến '{var}': {reason}", "en": "variable '{var}': {reason}"},
     "bad_address": {"vi": "địa chỉ '{address}' không hợp lệ: {reason}", "en": "bad address '{address}': {reason}"},
-    "host_pattern": {"vi": "tên máy '{host}' dùng dải [a:b]; hãy liệt kê từng máy",
-                     "en": "host name '{host}' uses a [a:b] range; list each PC by name"},
+    "host_pattern": {"vi": "tên máy '{host}' dùng dải [a:b] hoặc :cổng; hãy liệt kê từng máy theo tên, "
+                            "cổng SSH để trong ansible_port",
+                     "en": "host name '{host}' uses a [a:b] range or a :port; list each PC by name, "
+                           "with its SSH port in ansible_port"},
+    "two_communes": {"vi": "máy nằm trong hai xã/phường: {a} và {b}", "en": "host is in two communes: {a} and {b}"},
+    "host_is_group": {"vi": "máy trùng tên với nhóm '{host}' (Ansible sẽ gán biến của máy cho nhóm)",
+                      "en": "host has the name of the group '{host}' "
+                            "(Ansible would give the host's vars to the group)"},
+    "group_cycle": {"vi": "nhóm '{group}' là tổ tiên của chính nó ({path})",
+                    "en": "group '{group}' is its own ancestor ({path})"},
+    "priority_not_here": {"vi": "ansible_group_priority chỉ có tác dụng trong 'vars:' của một nhóm trong tệp kiểm kê "
+                                "(Ansible đọc nó trước group_vars/)",
+                          "en": "ansible_group_priority works only in a group's 'vars:' in the inventory file "
+                                "(Ansible reads it before group_vars/)"},
     "yaml": {"vi": "YAML lỗi: {reason}", "en": "malformed YAML: {reason}"},
     "file": {"vi": "không đọc được: {reason}", "en": "cannot read: {reason}"},
     "empty": {"vi": "kiểm kê không có máy nào", "en": "the inventory has no hosts"},
@@ -139,6 +178,10 @@ class Group:
     file_vars: dict[str, Any] = field(default_factory=dict)  # group_vars/<name>
     children: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
+    priority: int = 1  # ansible_group_priority (Ansible's default 1)
+    depth: int = 0  # the longest path from all, as Ansible counts it
+    var_lines: dict[str, tuple[str, int]] = field(default_factory=dict)  # var -> where its value was set
+    file_var_lines: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -256,15 +299,39 @@ INVENTORY_VARS: tuple[VarSpec, ...] = (
     VarSpec("wardwatch_rollout_serial", "list", source="inventory"),
     VarSpec("wardwatch_rollout_max_fail_percentage", "int", source="inventory"),
 )
-# Connection variables an inventory commonly sets (Ansible's own).
-ANSIBLE_VARS: tuple[VarSpec, ...] = tuple(VarSpec(n, t, source="ansible") for n, t in (
-    ("ansible_host", "str"), ("ansible_port", "int"), ("ansible_user", "str"), ("ansible_connection", "str"),
-    ("ansible_python_interpreter", "str"), ("ansible_shell_type", "str"), ("ansible_shell_executable", "str"),
-    ("ansible_become", "bool"), ("ansible_become_method", "str"), ("ansible_become_user", "str"),
-    ("ansible_become_password", "str"), ("ansible_password", "str"), ("ansible_private_key_file", "path"),
-    ("ansible_pipelining", "bool"), ("ansible_timeout", "int"),
-))
-ANSIBLE_VAR_PREFIXES = ("ansible_ssh_", "ansible_winrm_", "ansible_psrp_", "ansible_paramiko_")
+# Ansible's own variables an inventory may set: the behavioural inventory parameters
+# (docs "How to build your inventory"), the magic connection and become variables
+# (ansible/constants.py MAGIC_VARIABLE_MAPPING, COMMON_CONNECTION_VARS) and the `vars:`
+# of ansible-core's connection, become and shell plugins and of its config (ansible-doc),
+# typed as documented. tests/fleet/test_inventory_ansible.py checks this list against
+# the installed ansible-core.
+_ANSIBLE_VAR_TYPES = {
+    "str": """ansible_host ansible_user ansible_connection ansible_python_interpreter ansible_shell_type
+        ansible_shell_executable ansible_become_method ansible_become_user ansible_become_password
+        ansible_become_pass ansible_become_exe ansible_become_flags ansible_password ansible_network_os
+        ansible_connection_user ansible_module_compression ansible_remote_tmp ansible_async_dir
+        ansible_common_remote_group ansible_control_path ansible_control_path_dir ansible_private_key
+        ansible_private_key_passphrase ansible_docker_extra_args ansible_python_module_rlimit_nofile
+        ansible_target_log_info ansible_sshpass_prompt""",
+    "path": "ansible_private_key_file",
+    "int": """ansible_port ansible_timeout ansible_win_async_startup_timeout ansible_local_become_success_timeout
+        ansible_group_priority""",
+    "bool": """ansible_become ansible_pipelining ansible_host_key_checking ansible_no_target_syslog
+        ansible_deprecation_warnings ansible_shell_allow_world_readable_temp ansible_local_become_strip_preamble
+        ansible_keep_remote_files""",
+    "list": "ansible_admin_users ansible_system_tmpdirs ansible_facts_modules ansible_interpreter_python_fallback",
+}
+ANSIBLE_VARS: tuple[VarSpec, ...] = tuple(VarSpec(n, t, source="ansible")
+                                          for t, names in _ANSIBLE_VAR_TYPES.items() for n in names.split())
+# Families of Ansible variables, each documented by its plugin (their options change with
+# the plugin's version, and winrm passes any ansible_winrm_* to pywinrm): accepted untyped.
+ANSIBLE_VAR_PREFIXES = ("ansible_ssh_", "ansible_winrm_", "ansible_psrp_", "ansible_paramiko_", "ansible_sftp_",
+                        "ansible_scp_", "ansible_sudo_", "ansible_su_", "ansible_runas_", "ansible_become_")
+_INTERPRETER = re.compile(r"^ansible_\w+_interpreter$")  # ansible_python_interpreter, ansible_perl_interpreter, ...
+
+
+def _ansible_family(var: str) -> bool:
+    return var.startswith(ANSIBLE_VAR_PREFIXES) or bool(_INTERPRETER.match(var))
 
 
 def default_playbooks_dir() -> Path:
@@ -326,6 +393,11 @@ def _type_problem(spec: VarSpec, value: Any) -> str | None:
 
 # --- YAML nodes ------------------------------------------------------------------
 
+class Vaulted(str):
+    """A value encrypted inline with ansible-vault (`!vault |`): its ciphertext. Only Ansible,
+    given the vault password, can read it; it is kept (and checked) as an opaque string."""
+
+
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _SCALARS = {
     "tag:yaml.org,2002:str": lambda n: n.value,
@@ -333,6 +405,8 @@ _SCALARS = {
     "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
     "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
     "tag:yaml.org,2002:null": lambda n: None,
+    "!vault": lambda n: Vaulted(n.value),  # Ansible's own tags (ansible/_internal/_yaml/_constructor.py)
+    "!unsafe": lambda n: n.value,
 }
 
 
@@ -360,6 +434,7 @@ def _is_null(node: yaml.Node | None) -> bool:
 
 @dataclass
 class _HostEntry:
+    """One listing of a host under a group's `hosts:` (a host may be listed several times)."""
     name: str
     group: str
     file: str
@@ -367,9 +442,26 @@ class _HostEntry:
     vars: dict[str, Any]
 
 
+@dataclass
+class _VarsFile:
+    """group_vars/<name> or host_vars/<name>: the vars of its files merged in Ansible's order."""
+    first: str  # the first file read (or the directory)
+    vars: dict[str, Any]
+    lines: dict[str, tuple[str, int]]  # var -> (file, line) of the value kept
+
+
+def _key_line(file: str, node: yaml.MappingNode, key: str) -> tuple[str, int | None]:
+    """Where `key` is in a mapping node (asked only when there is a problem to report)."""
+    for k, _v in node.value:
+        if k.value == key:
+            return file, _line(k)
+    return file, _line(node)
+
+
 class _Reader:
-    def __init__(self, source: Path):
+    def __init__(self, source: Path, declared: Mapping[str, VarSpec]):
         self.source = source
+        self.declared = declared  # host vars are checked as they are read, where their lines are at hand
         self.problems: list[Problem] = []
         self.groups: dict[str, Group] = {}
         self.entries: list[_HostEntry] = []  # every listing of a host, in file order
@@ -417,14 +509,9 @@ class _Reader:
             return
         file = str(path)
         for name, knode, gnode in self.mapping_items(root, file, "", "the inventory"):
-            if name == "all":
-                self.group(name, knode, gnode, file, parent=None)
-                continue
-            # A top-level group other than all is a child of all, as in Ansible.
-            top = self.groups.setdefault("all", Group("all", "other", file, _line(knode)))
-            if name not in top.children:
-                top.children.append(name)
-            self.group(name, knode, gnode, file, parent="all")
+            # A top-level group other than all becomes a child of all only if nothing else
+            # is its parent (Ansible's InventoryData.reconcile_inventory): see _tree().
+            self.group(name, knode, gnode, file, parent=None)
 
     def group(self, name: str, knode: yaml.Node, node: yaml.Node, file: str, parent: str | None) -> None:
         subject = _subject_group(name)
@@ -434,9 +521,23 @@ class _Reader:
         if parent is not None:
             self.group_parents.setdefault(name, set()).add(parent)
         for key, k, v in self.mapping_items(node, file, subject, f"group {name}"):
+            if key in GROUP_KEYS and isinstance(v, yaml.ScalarNode) and v.tag == "tag:yaml.org,2002:str":
+                # `hosts: pc1` is `hosts: {pc1: }` to Ansible's yaml plugin (and so for children, vars)
+                v = yaml.MappingNode("tag:yaml.org,2002:map", [(v, yaml.ScalarNode("tag:yaml.org,2002:null", "",
+                                                                                       v.start_mark, v.end_mark))],
+                                     v.start_mark, v.end_mark)
             if key == "vars":
-                for var, _vk, vnode in self.mapping_items(v, file, subject, f"vars of {name}"):
-                    g.vars[var] = _value(vnode)
+                for var, vk, vnode in self.mapping_items(v, file, subject, f"vars of {name}"):
+                    value = _value(vnode)
+                    if var == GROUP_PRIORITY:  # Ansible keeps it as the group's priority, not as a variable
+                        try:
+                            g.priority = int(value)
+                        except (TypeError, ValueError):
+                            self.problem(file, _line(vk), subject, "bad_var", var=var,
+                                         reason=f"expected int / cần kiểu int, got {value!r:.40}")
+                        continue
+                    g.vars[var] = value
+                    g.var_lines[var] = (file, _line(vk))
             elif key == "children":
                 for child, ck, cnode in self.mapping_items(v, file, subject, f"children of {name}"):
                     if child not in g.children:
@@ -448,6 +549,8 @@ class _Reader:
                     if not _is_null(hnode):
                         if isinstance(hnode, yaml.MappingNode):
                             hvars = _value(hnode)
+                            _check_vars(self, hvars, self.declared, lambda var, n=hnode: _key_line(file, n, var),
+                                        _subject_host(host))
                         else:
                             self.problem(file, _line(hnode), _subject_host(host), "not_mapping",
                                          what=f"host {host}")
@@ -458,41 +561,71 @@ class _Reader:
                 self.problem(file, _line(k), subject, "unknown_group_key", key=key,
                              hint=f" (did you mean '{hint}'?)" if hint else "")
 
-    def vars_dir(self, base: Path, kind: str) -> dict[str, tuple[str, dict[str, Any]]]:
-        """group_vars/ or host_vars/: name -> (file, merged vars). A name may be a file or a directory."""
-        out: dict[str, tuple[str, dict[str, Any]]] = {}
+    def vars_files(self, base: Path, kind: str, names: Iterable[str]) -> dict[str, _VarsFile]:
+        """group_vars/ or host_vars/ of the given groups or hosts, found and merged as Ansible's
+        host_group_vars plugin does (DataLoader.find_vars_files): `<name>` (a directory of files,
+        or a file), else `<name>.yml`, else `.yaml`, else `.json` — only the first that exists."""
         d = base / kind
-        if not d.is_dir():
-            return out
-        for entry in sorted(os.scandir(d), key=lambda e: e.name):
-            if entry.name.startswith("."):
+        try:
+            listing = list(os.scandir(d))
+        except OSError:
+            return {}
+        found: dict[str, tuple[int, os.DirEntry]] = {}
+        for entry in listing:
+            for rank, suffix in enumerate(YAML_SUFFIXES):
+                if not entry.name.endswith(suffix):
+                    continue
+                stem = entry.name[:len(entry.name) - len(suffix)] if suffix else entry.name
+                if stem and (stem not in found or rank < found[stem][0]):
+                    found[stem] = (rank, entry)
+        out: dict[str, _VarsFile] = {}
+        for name in names:
+            hit = found.get(name)
+            if hit is None or name.startswith(os.sep):
                 continue
-            if entry.is_dir():
-                files = sorted(Path(entry.path).rglob("*"))
-                name = entry.name
-            else:
-                stem, suffix = os.path.splitext(entry.name)
-                if suffix not in YAML_SUFFIXES:
-                    continue
-                files, name = [Path(entry.path)], stem
+            entry = hit[1]
+            files = _dir_vars_files(Path(entry.path)) if entry.is_dir() else [Path(entry.path)]
             merged: dict[str, Any] = {}
-            first = ""
+            lines: dict[str, tuple[str, int]] = {}
             for f in files:
-                if f.is_dir() or f.suffix not in YAML_SUFFIXES:
-                    continue
                 if _vault_encrypted(f):  # ansible-vault: opened by Ansible with the vault password, not here
                     continue
                 node = self.read_yaml(f)
-                first = first or str(f)
-                for var, _k, v in self.mapping_items(node, str(f), "", f"{kind}/{name}"):
+                for var, k, v in self.mapping_items(node, str(f), "", f"{kind}/{name}"):
                     merged[var] = _value(v)
-            out[name] = (first, merged)
+                    lines[var] = (str(f), _line(k))
+            out[name] = _VarsFile(str(files[0]) if files else entry.path, merged, lines)
         return out
 
 
+def _dir_vars_files(path: Path) -> list[Path]:
+    """The files of a group_vars/<name>/ directory in Ansible's order (DataLoader._get_dir_vars_files):
+    sorted by name at each level, hidden and backup~ files skipped, subdirectories without an
+    extension walked, files kept when they have no extension or .yml, .yaml, .json."""
+    out: list[Path] = []
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith(".") or name.endswith("~"):
+            continue
+        full = path / name
+        ext = os.path.splitext(name)[1]
+        if full.is_dir():
+            if not ext:
+                out.extend(_dir_vars_files(full))
+        elif full.is_file() and (not ext or ext in YAML_SUFFIXES):
+            out.append(full)
+    return out
+
+
 def _vault_encrypted(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(14) == b"$ANSIBLE_VAULT"
+    try:
+        with path.open("rb") as f:
+            return f.read(14) == b"$ANSIBLE_VAULT"
+    except OSError:
+        return False
 
 
 _IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$")
@@ -516,7 +649,7 @@ def _address_problem(address: str) -> str | None:
 def _sources(path: Path) -> tuple[list[Path], Path]:
     """The inventory files, and the directory holding group_vars/ and host_vars/."""
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml"))
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in INVENTORY_SUFFIXES)
         return files, path
     return [path], path.parent
 
@@ -525,13 +658,17 @@ def _sources(path: Path) -> tuple[list[Path], Path]:
 def no_gc() -> Iterator[None]:
     """Building a million YAML nodes triggers the cyclic GC again and again for nothing
     (nodes hold no cycles worth collecting), and every full collection walks the whole
-    inventory: pausing it halves the time of a big inventory."""
+    inventory: pausing it halves the time of a big inventory. On the way out, the objects made
+    meanwhile (all still in the youngest generation) are moved to the oldest one, or the
+    first collection after would walk them all at once."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()  # every tracked object to the permanent generation, young counts reset ...
+            gc.unfreeze()  # ... then all of them to the oldest generation
             gc.enable()
 
 
@@ -547,23 +684,19 @@ def _scan(path: str | Path, declared: Mapping[str, VarSpec] | None, check_names:
     if not source.exists():
         raise FleetError(f"{source}: inventory not found / không tìm thấy tệp kiểm kê")
     files, base = _sources(source)
-    loader = _Reader(source)
+    declared = declared_variables() if declared is None else declared
+    loader = _Reader(source, declared)
     for f in files:
         loader.load_file(f)
-    group_files = loader.vars_dir(base, "group_vars")
-    host_files = loader.vars_dir(base, "host_vars")
     groups = loader.groups
-    for name, (_file, gv) in group_files.items():
-        if name in groups:
-            groups[name].file_vars = gv
-    declared = declared_variables() if declared is None else declared
+    top = _tree(loader, str(source))
+
+    group_files = loader.vars_files(base, "group_vars", list(groups))
+    for name, vf in group_files.items():
+        groups[name].file_vars, groups[name].file_var_lines = vf.vars, vf.lines
 
     # the tree: all -> district_* -> commune_*
-    top = groups.get("all")
-    district_names = set()
-    if top is not None:
-        top.kind = "other"
-        district_names = {c for c in top.children if c.startswith(DISTRICT_PREFIX)}
+    district_names = {c for c in top.children if c.startswith(DISTRICT_PREFIX)}
     for name, g in groups.items():
         subject = _subject_group(name)
         parents = loader.group_parents.get(name, set())
@@ -598,81 +731,102 @@ def _scan(path: str | Path, declared: Mapping[str, VarSpec] | None, check_names:
                                         or g.file_vars.get("wardwatch_commune_name")):
             loader.problem(g.file, g.line, subject, "no_commune_name")
 
-    # variables of groups (checked once per group, not once per host)
+    # variables of groups (checked once per group, not once per host), each at its own line
     for name, g in groups.items():
-        _check_vars(loader, g.vars, declared, g.file, g.line, _subject_group(name))
+        _check_vars(loader, g.vars, declared, g.var_lines.__getitem__, _subject_group(name), inventory_file=True)
         if name in group_files:
-            _check_vars(loader, g.file_vars, declared, group_files[name][0], None, _subject_group(name))
-    for name, (file, hv) in host_files.items():
-        _check_vars(loader, hv, declared, file, None, _subject_host(name))
+            _check_vars(loader, g.file_vars, declared, _lines_or(g.file_var_lines, group_files[name].first),
+                        _subject_group(name))
 
-    # hosts: one commune each
-    gv_all = groups["all"].vars if "all" in groups else {}
-    fv_all = groups["all"].file_vars if "all" in groups else group_files.get("all", ("", {}))[1]
-    level_vars: dict[str, dict[str, Any]] = {}
-
-    def commune_level(commune: Group) -> dict[str, Any]:
-        merged = level_vars.get(commune.name)
-        if merged is None:
-            district = groups[commune.parent]
-            merged = {**gv_all, **district.vars, **commune.vars, **fv_all, **district.file_vars, **commune.file_vars}
-            level_vars[commune.name] = merged
-        return merged
-
-    home: dict[str, _HostEntry] = {}
-    extra_groups: dict[str, list[str]] = {}
+    # every listing of every host, in file order
+    first: dict[str, _HostEntry] = {}
+    more: dict[str, list[_HostEntry]] = {}
     for e in loader.entries:
-        g = groups[e.group]
-        if e.vars:
-            _check_vars(loader, e.vars, declared, e.file, e.line, _subject_host(e.name))
-        if "[" in e.name and ":" in e.name:
-            loader.problem(e.file, e.line, _subject_host(e.name), "host_pattern", host=e.name)
-            continue
-        if g.kind == "commune":
-            first = home.get(e.name)
-            if first is not None:
-                loader.problem(e.file, e.line, _subject_host(e.name), "duplicate_host",
-                               other=f"{first.file}:{first.line} ({first.group})")
-                continue
-            home[e.name] = e
+        if e.name in first:
+            more.setdefault(e.name, [first[e.name]]).append(e)
         else:
-            extra_groups.setdefault(e.name, []).append(e.group)
-    for name, in_groups in extra_groups.items():
-        if name not in home:
-            first = next(e for e in loader.entries if e.name == name)
-            if all(gr in ("all", "ungrouped") or groups[gr].kind == "district" for gr in in_groups):
-                loader.problem(first.file, first.line, _subject_host(name), "outside_commune")
-            else:
-                loader.problem(first.file, first.line, _subject_host(name), "not_in_tree", group=in_groups[0])
+            first[e.name] = e
+    host_files = loader.vars_files(base, "host_vars", first)
+    for name, vf in host_files.items():
+        _check_vars(loader, vf.vars, declared, _lines_or(vf.lines, vf.first), _subject_host(name))
+
+    # The groups' part of a host's vars depends only on the groups it is listed in: merged
+    # once per set of groups (once per commune, for most PCs), as Ansible's VariableManager does.
+    closure = _closures(groups, loader.group_parents)
+    order = {name: (g.depth, g.priority, name) for name, g in groups.items()}
+    all_group = groups["all"]
+    levels: dict[frozenset[str], _Level] = {}
+    single: dict[str, _Level] = {}
+
+    def level_of(direct: frozenset[str]) -> _Level:
+        lv = levels.get(direct)
+        if lv is None:
+            member: set[str] = set()
+            for d in direct:
+                member |= closure.get(d, {d})
+            ordered = sorted(member, key=order.__getitem__)
+            merged = dict(all_group.vars)
+            for gname in ordered:
+                merged.update(groups[gname].vars)
+            merged.update(all_group.file_vars)
+            for gname in ordered:
+                merged.update(groups[gname].file_vars)
+            communes = sorted(gname for gname in member if groups[gname].kind == "commune")
+            others = tuple(sorted(gname for gname in member if groups[gname].kind == "other"))
+            lv = levels[direct] = _Level(merged, communes, others)
+        return lv
 
     hosts: list[Host] = []
     by_address: dict[tuple[str, Any], str] = {}
-    for name, e in home.items():
-        commune = groups[e.group]
-        if commune.kind != "commune" or commune.parent not in groups:
+    for name, e in first.items():
+        subject = _subject_host(name)
+        if "[" in name or "]" in name or ":" in name:
+            loader.problem(e.file, e.line, subject, "host_pattern", host=name)
             continue
-        base_vars = commune_level(commune)
-        others = tuple(extra_groups.get(name, ()))
-        hv = host_files.get(name)
-        if others:  # vars of extra groups sit between the commune's and the host's own (by depth, then name)
-            merged = dict(base_vars)
-            for gr in sorted(others):
-                merged.update(groups[gr].vars)
-                merged.update(groups[gr].file_vars)
-            merged.update(e.vars)
+        if name in groups:
+            loader.problem(e.file, e.line, subject, "host_is_group", host=name)
+            continue
+        entries = more.get(name)
+        if entries is None:  # the common case: listed once
+            lv = single.get(e.group) or single.setdefault(e.group, level_of(frozenset((e.group,)) - _IMPLICIT))
+            home = e
+            merged = {**lv.vars, **e.vars}
         else:
-            merged = {**base_vars, **e.vars}
-        if hv:
-            merged.update(hv[1])
-        h = Host(name, commune.parent, commune.name, e.file, e.line, merged, others)
+            lv = level_of(frozenset(x.group for x in entries) - _IMPLICIT)
+            in_communes = [x for x in entries if groups[x.group].kind == "commune"]
+            for dup in in_communes[1:]:
+                loader.problem(dup.file, dup.line, subject, "duplicate_host",
+                               other=f"{in_communes[0].file}:{in_communes[0].line} ({in_communes[0].group})")
+            if len(in_communes) > 1:
+                continue
+            home = in_communes[0] if in_communes else e
+            merged = dict(lv.vars)
+            for x in entries:
+                merged.update(x.vars)
+        if len(lv.communes) > 1:
+            loader.problem(home.file, home.line, subject, "two_communes", a=lv.communes[0], b=lv.communes[1])
+            continue
+        if not lv.communes:
+            listed = [x.group for x in entries or (e,)]
+            if all(gr in _IMPLICIT or groups[gr].kind == "district" for gr in listed):
+                loader.problem(e.file, e.line, subject, "outside_commune")
+            else:
+                loader.problem(e.file, e.line, subject, "not_in_tree",
+                               group=next(gr for gr in listed if gr not in _IMPLICIT))
+            continue
+        commune = groups[lv.communes[0]]
+        hv = host_files.get(name)
+        if hv is not None:
+            merged.update(hv.vars)
+        h = Host(name, commune.parent, commune.name, home.file, home.line, merged, lv.others)
         address = h.address
         reason = _address_problem(address)
         if reason:
-            loader.problem(e.file, e.line, _subject_host(name), "bad_address", address=address, reason=reason)
+            loader.problem(home.file, home.line, subject, "bad_address", address=address, reason=reason)
         key = (address, merged.get("ansible_port", 22), h.agent_port)
         other = by_address.get(key)
         if other is not None:
-            loader.problem(e.file, e.line, _subject_host(name), "duplicate_address", address=address, other=other)
+            loader.problem(home.file, home.line, subject, "duplicate_address", address=address, other=other)
         else:
             by_address[key] = name
         hosts.append(h)
@@ -682,20 +836,105 @@ def _scan(path: str | Path, declared: Mapping[str, VarSpec] | None, check_names:
     return Inventory(str(source), hosts, groups, loader.problems)
 
 
+# Groups whose listing of a host adds no vars to it: `all` (every host is in it, its vars come
+# first anyway), and `ungrouped`, which Ansible empties of every host that is in another group.
+_IMPLICIT = frozenset(("all", "ungrouped"))
+
+
+@dataclass
+class _Level:
+    vars: dict[str, Any]  # the merged vars of a set of groups and their ancestors
+    communes: list[str]
+    others: tuple[str, ...]
+
+
+def _tree(loader: _Reader, source: str) -> Group:
+    """Ansible's implicit groups and edges: `all`, `ungrouped`, and every group with no parent
+    made a child of all; then each group's depth (its longest path from all)."""
+    groups, parents = loader.groups, loader.group_parents
+    top = groups.setdefault("all", Group("all", "other", source, 0))
+    if "ungrouped" not in groups:
+        groups["ungrouped"] = Group("ungrouped", "other", source, 0)
+    for name, g in groups.items():
+        if name == "all":
+            if parents.get(name):
+                loader.problem(g.file, g.line, _subject_group(name), "group_misplaced", group=name,
+                               where="all is the root: it cannot be a child / all là gốc, không thể là nhóm con")
+            continue
+        if name == "ungrouped" and (g.children or parents.get(name, {"all"}) != {"all"}):
+            loader.problem(g.file, g.line, _subject_group(name), "group_misplaced", group=name,
+                           where="ungrouped is Ansible's own group of hosts in no other group: only hosts, under "
+                                 "all / ungrouped là nhóm riêng của Ansible: chỉ chứa máy, nằm ngay dưới all")
+        if not parents.get(name):
+            parents[name] = {"all"}
+            if name not in top.children:
+                top.children.append(name)
+    depth: dict[str, int] = {"all": 0}
+    visiting: list[str] = []
+
+    def depth_of(name: str) -> int:
+        d = depth.get(name)
+        if d is not None:
+            return d
+        if name in visiting:
+            cycle = visiting[visiting.index(name):] + [name]
+            g = groups[name]
+            loader.problem(g.file, g.line, _subject_group(name), "group_cycle", group=name,
+                           path=" -> ".join(reversed(cycle)))
+            return 0
+        visiting.append(name)
+        d = max((depth_of(p) + 1 for p in parents.get(name, ()) if p in groups), default=1)
+        visiting.pop()
+        depth[name] = d
+        return d
+
+    for name, g in groups.items():
+        g.depth = depth_of(name)
+    return top
+
+
+def _closures(groups: Mapping[str, Group], parents: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
+    """Each group with all its ancestors but `all` (a host listed in a group is in all of them)."""
+    out: dict[str, frozenset[str]] = {}
+
+    def closure(name: str, seen: frozenset[str]) -> frozenset[str]:
+        c = out.get(name)
+        if c is None:
+            c = frozenset((name,))
+            for p in parents.get(name, ()):
+                if p != "all" and p in groups and p not in seen:  # a cycle was reported by _tree
+                    c |= closure(p, seen | {name})
+            out[name] = c
+        return c
+
+    for name in groups:
+        if name != "all":
+            closure(name, frozenset())
+    return out
+
+
+def _lines_or(lines: Mapping[str, tuple[str, int]], file: str) -> Callable[[str], tuple[str, int | None]]:
+    return lambda var: lines.get(var) or (file, None)
+
+
 def _check_vars(loader: _Reader, values: Mapping[str, Any], declared: Mapping[str, VarSpec],
-                file: str, line: int | None, subject: str) -> None:
+                where: Callable[[str], tuple[str, int | None]], subject: str, inventory_file: bool = False) -> None:
+    """Every variable declared and of its declared type; each problem at the variable's own file:line."""
     for var, value in values.items():
         spec = declared.get(var)
+        if var == GROUP_PRIORITY and not inventory_file:
+            loader.problem(*where(var), subject, "priority_not_here")
+            continue
         if spec is None:
-            if var.startswith(ANSIBLE_VAR_PREFIXES):
+            if _ansible_family(var):
                 continue
             hint = closest(var, declared, cutoff=0.75)
-            loader.problem(file, line, subject, "unknown_var", var=var,
+            loader.problem(*where(var), subject, "unknown_var", var=var,
                            hint=f" (did you mean '{hint}'?)" if hint else "")
             continue
         reason = _type_problem(spec, value)
         if reason:
-            loader.problem(file, line, subject, "bad_var", var=var, reason=reason)
+            loader.problem(*where(var), subject, "bad_var", var=var, reason=reason)
 
 
 def load_inventory(path: str | Path, declared: Mapping[str, VarSpec] | None = None,

@@ -65,6 +65,22 @@ def render(entries: list[dict]) -> str:
     return "[\n" + ",\n".join(lines) + "\n]\n"
 
 
+def render_hosts(hosts: list[Host]) -> str:
+    """render([entry(h) for h in hosts]), byte for byte, without a dict per host (labels in
+    sorted order: commune, district, instance, role)."""
+    lines = []
+    role = _quote(ROLE)
+    for h in hosts:
+        address = h.address
+        if ":" in address:
+            address = f"[{address}]"
+        lines.append(f'  {{"labels": {{"commune": {_quote(h.commune.removeprefix(COMMUNE_PREFIX))}, '
+                     f'"district": {_quote(h.district.removeprefix(DISTRICT_PREFIX))}, '
+                     f'"instance": {_quote(h.name)}, "role": {role}}}, '
+                     f'"targets": [{_quote(f"{address}:{h.agent_port}")}]}}')
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
 @dataclass(frozen=True)
 class WriteResult:
     files: int
@@ -79,9 +95,11 @@ def write_targets(inventory: Inventory, out_dir: str | Path) -> WriteResult:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FleetError(f"{out}: cannot create the output directory: {e.strerror or e}") from None
-    with no_gc():  # 50,000 small dicts and strings: no use walking the inventory for cycles
-        groups = file_sd(inventory)
-        texts = {district: render(entries) for district, entries in groups.items()}
+    with no_gc():  # 50,000 small strings: no use walking the inventory for cycles
+        groups: dict[str, list[Host]] = {}
+        for h in inventory.hosts:
+            groups.setdefault(h.district, []).append(h)
+        texts = {district: render_hosts(hosts) for district, hosts in groups.items()}
     changed, removed = [], []
     try:
         for district, text in texts.items():

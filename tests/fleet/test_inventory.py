@@ -224,3 +224,125 @@ def test_top_level_groups_are_children_of_all(tmp_path):
         """)
     inv = load_inventory(tmp_path)
     assert [(h.name, h.district, h.commune) for h in inv.hosts] == [("pc1", "district_ba_dinh", "commune_phuc_xa")]
+
+
+def test_vars_files_problems_name_file_line_and_key(tmp_path):
+    """Issue 13: problems in group_vars/ and host_vars/ files name file:line and the variable."""
+    write(tmp_path, GOOD)
+    (tmp_path / "group_vars" / "commune_phuc_xa").mkdir(parents=True)
+    (tmp_path / "group_vars" / "commune_phuc_xa" / "main.yml").write_text(
+        "# the commune's settings\nwardwatch_agent_port: 9100\nwardwatch_agent_prot: 9101\n")
+    (tmp_path / "group_vars" / "all.yaml").write_text("ansible_user: op\n\nwardwatch_agent_port: many\n")
+    (tmp_path / "host_vars").mkdir()
+    (tmp_path / "host_vars" / "pc1").write_text("ansible_port: 22\nansible_group_priority: 3\n")
+    texts = sorted(p.text("en") for p in scan_inventory(tmp_path).problems)
+    main = tmp_path / "group_vars" / "commune_phuc_xa" / "main.yml"
+    assert texts == sorted([
+        f"{main}:3: group commune_phuc_xa: variable 'wardwatch_agent_prot' is not declared "
+        "(did you mean 'wardwatch_agent_port'?)",
+        f"{tmp_path / 'group_vars' / 'all.yaml'}:3: group all: variable 'wardwatch_agent_port': "
+        "expected int / cần kiểu int, got str 'many'",
+        f"{tmp_path / 'host_vars' / 'pc1'}:2: host pc1: ansible_group_priority works only in a group's 'vars:' "
+        "in the inventory file (Ansible reads it before group_vars/)",
+    ]), texts
+
+
+def test_inventory_file_var_problems_are_at_the_variable_line(tmp_path):
+    write(tmp_path, GOOD.replace("            pc2: {ansible_host: 198.51.100.2, wardwatch_agent_port: 9300}",
+                                 "            pc2:\n              ansible_host: 198.51.100.2\n"
+                                 "              wardwatch_agent_prot: 9300"))
+    (p,) = scan_inventory(tmp_path).problems
+    assert p.text("en").startswith(f"{tmp_path / 'hosts.yml'}:14: host pc2: variable 'wardwatch_agent_prot'")
+
+
+def test_ansible_group_priority_orders_groups_of_one_depth(tmp_path):
+    """Ansible's docs: groups of the same depth merge by name unless ansible_group_priority
+    (default 1) says otherwise; a higher priority is merged later, so it wins."""
+    write(tmp_path, GOOD + """\
+    aaa_first:
+      vars: {ansible_group_priority: 10, ansible_user: first}
+      hosts: {pc3: }
+    zzz_late:
+      vars: {ansible_user: late}
+      hosts: {pc3: }
+""")
+    inv = load_inventory(tmp_path)
+    assert inv.host("pc3").vars["ansible_user"] == "first"
+    assert "ansible_group_priority" not in inv.host("pc3").vars  # Ansible keeps it as the priority only
+    assert inv.host("pc3").groups == ("aaa_first", "zzz_late")
+
+
+def test_ansible_documented_variables_are_accepted(tmp_path):
+    write(tmp_path, GOOD.replace("pc3: {ansible_host: 198.51.100.3}", """pc3:
+              ansible_host: 198.51.100.3
+              ansible_connection: ssh
+              ansible_ssh_common_args: -o ProxyJump=jump
+              ansible_become: true
+              ansible_become_method: sudo
+              ansible_become_user: root
+              ansible_become_password: !vault |
+                $ANSIBLE_VAULT;1.1;AES256
+                3132
+              ansible_python_interpreter: /usr/bin/python3
+              ansible_perl_interpreter: /usr/bin/perl
+              ansible_shell_type: sh
+              ansible_winrm_server_cert_validation: ignore
+              ansible_port: '2222'"""))
+    inv = load_inventory(tmp_path)
+    assert inv.host("pc3").vars["ansible_become_password"].startswith("$ANSIBLE_VAULT")
+
+
+def test_host_ranges_and_ports_in_names_are_refused(tmp_path):
+    write(tmp_path, GOOD.replace("pc3: {ansible_host: 198.51.100.3}", "pc[01:20]: {}\n            pc9:2222: {}"))
+    texts = [p.text("en") for p in scan_inventory(tmp_path).problems]
+    assert [t.split(": host ")[1].split(":")[0] for t in texts] == ["pc[01", "pc9"], texts
+    assert all("range or a :port; list each PC by name" in t for t in texts)
+
+
+def test_group_loops_and_misused_implicit_groups_are_one_line_each(tmp_path):
+    write(tmp_path, GOOD + """\
+    loop_a:
+      children:
+        loop_b:
+          children:
+            loop_a:
+    ungrouped:
+      children:
+        canary:
+          hosts: {pc1: }
+""")
+    texts = [p.text("en") for p in scan_inventory(tmp_path).problems]
+    assert any("group loop_a: group 'loop_a' is its own ancestor" in t for t in texts), texts
+    assert any("group ungrouped: group 'ungrouped' is in the wrong place" in t for t in texts), texts
+
+
+PLUGINS = {"connection": ["ssh", "paramiko_ssh", "local", "winrm", "psrp"],
+           "become": ["sudo", "su", "runas"], "shell": ["sh", "powershell", "cmd"]}
+
+
+def test_every_variable_ansible_documents_for_inventories_is_accepted():
+    """From the installed ansible-core itself: the `vars:` of its connection, become and shell
+    plugins (ansible-doc), of its configuration (config/base.yml) and the magic connection
+    variables (constants.MAGIC_VARIABLE_MAPPING), plus ansible_group_priority."""
+    import ansible
+    import ansible.constants
+    import yaml as _yaml
+
+    from fleet.inventory import _ansible_family, declared_variables
+
+    names = {"ansible_group_priority"}
+    doc_bin = Path(sys.executable).parent / "ansible-doc"
+    for kind, plugins in PLUGINS.items():
+        r = subprocess.run([str(doc_bin), "-t", kind, "-j", *(f"ansible.builtin.{p}" for p in plugins)],
+                           capture_output=True, text=True, timeout=300, check=True)
+        for plugin in json.loads(r.stdout).values():
+            for option in (plugin["doc"].get("options") or {}).values():
+                names.update(v["name"] for v in option.get("vars") or [])
+    base = _yaml.safe_load((Path(ansible.__file__).parent / "config" / "base.yml").read_text())
+    names.update(v["name"] for setting in base.values() for v in setting.get("vars") or [])
+    names.update(n for aliases in ansible.constants.MAGIC_VARIABLE_MAPPING.values() for n in aliases)
+    names = {n for n in names if n.startswith("ansible_")}  # not inventory_hostname, delegated_vars[...], _private
+    assert len(names) > 100
+    declared = declared_variables()
+    refused = sorted(n for n in names if n not in declared and not _ansible_family(n))
+    assert refused == []

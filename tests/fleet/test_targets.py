@@ -69,3 +69,11 @@ def test_render_is_json_dumps_sorted():
     text = render(entries)
     assert text == "[\n  " + json.dumps(entries[0], sort_keys=True, ensure_ascii=False) + "\n]\n"
     assert json.loads(text) == entries
+
+
+def test_render_hosts_is_render_of_entries(tmp_path):
+    from fleet.targets import entry, render_hosts
+    inv = load_inventory(REPO / "inventory")
+    inv.hosts[0].vars["ansible_host"] = "2001:db8::1"  # an IPv6 target is bracketed
+    assert render_hosts(inv.hosts) == render([entry(h) for h in inv.hosts])
+    assert '"[2001:db8::1]:10713"' in render_hosts(inv.hosts)
