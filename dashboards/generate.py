@@ -474,6 +474,14 @@ def commune(src: Sources) -> gd.Dashboard:
         [q(f"max by (target) ({src.record('commune_target:wardwatch_wan_loss_ratio:avg')}{{{sel}}})",
            "{{target}}")],
         runbooks=("WANPacketLoss",), src=src))
+    d = d.with_panel(panel(
+        timeseries.Panel(), "Độ dao động độ trễ WAN (jitter) theo đích",
+        "Độ dao động độ trễ lớn nhất từ các máy của xã/phường tới từng đích; mỗi agent so với ngưỡng "
+        "thresholds.wan_jitter_degraded của chính nó.",
+        "Per target, the largest jitter seen from the commune's PCs; each agent compares it with its own "
+        "thresholds.wan_jitter_degraded.", "s",
+        [q(f"max by (target) (wardwatch_wan_jitter_seconds{{{agent}}})", "{{target}}")],
+        runbooks=("WANJitterHigh",), src=src))
     return d
 
 

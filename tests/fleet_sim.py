@@ -381,6 +381,8 @@ class Fleet:
             ("wardwatch_wan_outage_seconds_total", "counter",
              [("wardwatch_wan_outage_seconds_total", {"target": t.name, "role": t.role}, round(t.outage, 3))
               for t in pc.wan]),
+            ("wardwatch_wan_jitter_seconds", "gauge",
+             [("wardwatch_wan_jitter_seconds", {"target": t.name, "role": t.role}, 0.004) for t in pc.wan]),
             ("wardwatch_wan_cert_expiry_timestamp_seconds", "gauge",
              [("wardwatch_wan_cert_expiry_timestamp_seconds", {"target": t.name, "role": t.role}, 1.9e9)
               for t in pc.wan if t.role in ("portal", "gateway")]),

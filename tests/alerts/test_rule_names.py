@@ -52,6 +52,8 @@ def dashboard_files() -> Iterator[os.PathLike]:
 def dashboard_queries(doc: object, where: str) -> Iterator[tuple[str, str]]:
     """Every PromQL string of a Grafana dashboard: panel targets' expr, template variables' query."""
     if isinstance(doc, dict):
+        if "templating" in where and doc.get("type") == "datasource":
+            return  # a data source variable: its query is a plugin type, not PromQL
         for key, value in doc.items():
             if key == "expr" and isinstance(value, str) and value.strip():
                 yield f"{where}: expr", value
