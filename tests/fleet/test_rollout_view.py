@@ -8,8 +8,19 @@ import io
 from support import REPO
 
 from fleet.inventory import load_inventory
-from fleet.rollout import (CHANGED, FAILED, NOT_RUN, OK, PENDING, RUNNING, UNREACHABLE, WAITING, HostState, Result,
-                           Tracker)
+from fleet.rollout import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    PENDING,
+    RUNNING,
+    UNREACHABLE,
+    WAITING,
+    HostState,
+    Result,
+    Tracker,
+)
 from fleet.rollout_view import View
 
 INV = load_inventory(REPO / "inventory")
