@@ -22,6 +22,7 @@ from fleet.inventory import Inventory
 
 TEXT = {
     "selected": {"vi": "{n} máy: {names}", "en": "{n} PCs: {names}"},
+    "selected_one": {"vi": "1 máy: {names}", "en": "1 PC: {names}"},
     "more": {"vi": "… và {n} máy nữa", "en": "… and {n} more"},
     "none": {"vi": "không có máy nào khớp lựa chọn ({what})", "en": "no PC matches the selection ({what})"},
     "limit": {"vi": "--limit {pattern!r}: {why}", "en": "--limit {pattern!r}: {why}"},
@@ -51,6 +52,23 @@ class Request:
         return " ".join(parts) or "all"
 
 
+_plugins_ready = False
+
+
+def _init_plugin_loader() -> None:
+    """Once per process, as Ansible's own commands do (ansible-core 2.15+; earlier ones need none)."""
+    global _plugins_ready
+    if _plugins_ready:
+        return
+    try:
+        from ansible.plugins.loader import init_plugin_loader
+    except ImportError:
+        pass
+    else:
+        init_plugin_loader()
+    _plugins_ready = True
+
+
 class AnsibleHosts:
     """Ansible's view of an inventory: which hosts a pattern selects."""
 
@@ -61,12 +79,7 @@ class AnsibleHosts:
             from ansible.parsing.dataloader import DataLoader
         except ImportError:
             raise FleetError(TEXT["no_ansible"][lang], EXIT_USAGE) from None
-        try:
-            from ansible.plugins.loader import init_plugin_loader
-
-            init_plugin_loader()
-        except ImportError:  # ansible-core before 2.15 needs no explicit init
-            pass
+        _init_plugin_loader()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             self.manager = InventoryManager(loader=DataLoader(), sources=[str(inventory.resolve())])
 
@@ -123,4 +136,4 @@ def show(names: list[str], lang: str = "en", most: int = 30) -> str:
     shown = ", ".join(names[:most])
     if len(names) > most:
         shown += " " + TEXT["more"][lang].format(n=len(names) - most)
-    return TEXT["selected"][lang].format(n=len(names), names=shown)
+    return TEXT["selected_one" if len(names) == 1 else "selected"][lang].format(n=len(names), names=shown)
