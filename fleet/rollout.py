@@ -358,7 +358,7 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
     selection.check_limit_file(ansible_hosts, limit_file, hosts, opts.lang)
     limit = f"@{limit_file}"
 
-    extravars = dict(opts.extravars)
+    extravars = {"preflight_lang": opts.lang, **opts.extravars}  # reasons in the operator's language only
     all_vars = inv.groups["all"].vars | inv.groups["all"].file_vars if "all" in inv.groups else {}
     serial = opts.serial if opts.serial is not None else all_vars.get("wardwatch_rollout_serial")
     if serial is not None:
