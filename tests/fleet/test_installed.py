@@ -79,6 +79,19 @@ def test_the_wheel_carries_the_playbooks_and_only_ansible_core(installed):
     assert not (site / "playbooks").exists()  # nothing at the top of site-packages under a generic name
 
 
+def test_the_windows_extra_brings_winrm_and_the_windows_collections(installed):
+    """Read from the wheel's metadata (installing the 55 MB bundle is left to operators with Windows PCs)."""
+    import zipfile
+
+    with zipfile.ZipFile(installed["wheel"]) as z:
+        meta = z.read(next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    requires = {ln.split(":", 1)[1].strip().replace(" ", "") for ln in meta.splitlines()
+                if ln.startswith("Requires-Dist:")}
+    assert 'pywinrm>=0.4.3;extra=="windows"' in requires
+    assert 'ansible<13,>=12;extra=="windows"' in requires or 'ansible>=12,<13;extra=="windows"' in requires
+    assert any(r.startswith("wardwatch[fleet]") and r.endswith('extra=="windows"') for r in requires), requires
+
+
 def test_inventory_check_on_the_example(installed):
     r = wardwatch(installed, "inventory", "check", "-i", "inventory", "--lang", "en")
     assert r.returncode == 0, r.stdout + r.stderr

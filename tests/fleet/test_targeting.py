@@ -43,6 +43,7 @@ LIMITS = {
     "commune_a1": {"pc1", "pc2"},
     "district_a:!pc1": {"pc2", "pc3"},
     "all:!commune_a1": {"pc3", "pc4"},
+    "all:!pc1": {"pc2", "pc3", "pc4"},
     "district_a:&commune_a2": {"pc3"},
     "pc[1-2]": set(),           # a subscript (hosts 1 to 2 of a group `pc`), not a character class
     "commune_a1[0]": {"pc1"},   # a subscript: the group's first host
