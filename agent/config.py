@@ -7,7 +7,8 @@ parsed dict) so that every error names the file, the line and the dotted key.
 
 Thresholds live here and only here: the `spec` section (the minimum PC for the
 virtualized client) and the `thresholds` section. Collectors read them from the
-loaded config; alert rules read the 0/1 series the agent exports.
+loaded config; alert rules and readiness read the verdicts the agent exports and
+the thresholds it applied (wardwatch_wan_threshold), never copies of them.
 """
 
 from __future__ import annotations
@@ -254,8 +255,9 @@ SPEC = Section("spec", "Minimum PC configuration for the virtualized client (the
            "(e.g. \"Windows 10\", \"Windows 11\", \"Ubuntu 22.04\"); empty allows any."),
 ))
 
-THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one place these live). The agent exports "
-                     "the raw readings too, so alert rules can decide for themselves.", (
+THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one place these live): `check`, the "
+                     "exported verdicts and, through wardwatch_wan_threshold, the alerts' warnings and readiness "
+                     "all use them (docs/alerts.md, \"Who owns which threshold\").", (
     Option("wan_rtt_degraded", "duration", 0.2,
            "A WAN target whose median round-trip time over the window is above this is degraded.", minimum=0),
     Option("wan_loss_degraded", "float", 0.05,
@@ -268,7 +270,8 @@ THRESHOLDS = Section("thresholds", "Where readings become verdicts (the one plac
            "Consecutive failed probe rounds after which a WAN target is down (the outage is counted from "
            "the first of them).", minimum=1),
     Option("wan_cert_expiry_warning", "duration", 14 * 86400.0,
-           "A TLS certificate expiring sooner than this fails `check`.", minimum=0),
+           "A TLS certificate expiring sooner than this fails `check` and raises CertificateExpiring (warning).",
+           minimum=0),
     Option("printer_supply_low_ratio", "float", 0.1,
            "A toner or ink supply at or below this fraction is reported low (toner_low).", minimum=0, maximum=1),
     Option("printer_queue_stuck_after", "duration", 900.0,
@@ -289,6 +292,10 @@ PUSH = Section("push", "Pushgateway mode, for PCs Prometheus cannot reach.", (
     Option("url", "str", "", "Pushgateway base URL, e.g. https://pushgw.district.example:9091."),
     Option("job", "str", "wardwatch", "Job name in the grouping key."),
     Option("instance", "str", "", "Instance in the grouping key; empty: this PC's hostname."),
+    Option("grouping", "map[str]", {},
+           "More labels of the grouping key, which the Pushgateway puts on every series pushed: what file_sd "
+           "gives a scraped PC, e.g. {district: ba_vi, commune: tan_linh} (not role: the WAN series have their "
+           "own)."),
     Option("interval", "duration", 60.0, "How often to push.", minimum=1),
     Option("timeout", "duration", 10.0, "Timeout of one push.", minimum=0.1),
     Option("username", "str", "", "Basic auth user for the Pushgateway (optional)."),

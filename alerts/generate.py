@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Renders wardwatch's Prometheus rule files from alerts/config.yml (thresholds, durations,
-selectors: the one place to change them) and the templates in alerts/src/.
+"""Renders wardwatch's Prometheus rule files from alerts/config.yml (the alerts' own thresholds,
+durations, selectors: the one place to change them; what the agents judge is the agents' config,
+read through the series they export) and the templates in alerts/src/.
 
     python3 alerts/generate.py               rewrite alerts/rules/*.yml
     python3 alerts/generate.py --check       exit 1 if alerts/rules/ is not what config.yml gives
@@ -10,7 +11,11 @@ selectors: the one place to change them) and the templates in alerts/src/.
                                              all day; never deployed
 
 In a template, <<dotted.key>> is a value of config.yml and <<dotted.key|filter>> the same value
-formatted: pct (0.15 -> 15%), ms (0.15 -> 150ms), vi and en (15m -> 15 phút / 15 minutes).
+formatted: pct (0.15 -> 15%), ms (0.15 -> 150ms), seconds (3m -> 180), vi and en (15m -> 15 phút /
+15 minutes).
+Templates write each text twice, summary_vi/summary_en and description_vi/description_en; the
+rendered rules also carry `summary` and `description`, the conventional annotations Alertmanager's
+default templates, Grafana and most receivers read, in the language config.yml `language` names.
 A bad config or template gives one line naming the file, line and key, and exit status 2.
 """
 
@@ -31,6 +36,9 @@ PLACEHOLDER = re.compile(r"<<([A-Za-z0-9_.]+)(?:\|([a-z]+))?>>")
 DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 UNIT_SECONDS = (604800, 86400, 3600, 60, 1)
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+LANGUAGES = ("vi", "en")
+# An annotation in one language, as the templates write it (one line each).
+TEXT_ANNOTATION = re.compile(r"^( +)(summary|description)_(vi|en): (.*)$", re.M)
 
 
 class GenerateError(Exception):
@@ -109,6 +117,7 @@ def number(v: float) -> str:
 FILTERS = {
     "pct": lambda v: f"{number(round(float(v) * 100, 4))}%",
     "ms": lambda v: f"{number(round(float(v) * 1000, 3))}ms",
+    "seconds": lambda v: str(seconds(str(v))),
     "vi": lambda v: spoken(str(v), "vi"),
     "en": lambda v: spoken(str(v), "en"),
 }
@@ -153,7 +162,7 @@ def office_hours_expr(cfg: dict[str, Value], source: Path) -> str:
 
 def is_duration_key(key: str) -> bool:
     last = key.rsplit(".", 1)[-1]
-    return last == "for" or last.endswith("_window")
+    return last in ("for", "stale_after") or last.endswith("_window")
 
 
 def validate(cfg: dict[str, Value], source: Path) -> None:
@@ -182,6 +191,8 @@ def validate(cfg: dict[str, Value], source: Path) -> None:
                 re.compile(str(v.value))
             except re.error as e:
                 fail(key, f"not a valid regular expression: {e}")
+        elif key == "language" and v.value not in LANGUAGES:
+            fail(key, f"expected one of {', '.join(LANGUAGES)}, got {v.value!r}")
         elif key == "runbook_base_url" and not re.match(r"^https?://\S+[^/]$", str(v.value)):
             fail(key, "expected an http(s) URL without a trailing slash")
 
@@ -190,14 +201,9 @@ def validate(cfg: dict[str, Value], source: Path) -> None:
             raise GenerateError(f"{source}: {key} is missing")
         return cfg[key].value
 
-    for alert, field, higher in (("WANLatencyHigh", "above", "critical"), ("WANPacketLoss", "above", "critical"),
-                                 ("DiskAlmostFull", "below", "warning"), ("CertificateExpiring", "days", "warning")):
-        warn, crit = val(f"alerts.{alert}.warning.{field}"), val(f"alerts.{alert}.critical.{field}")
-        if (crit > warn) != (higher == "critical") or crit == warn:
-            fail(f"alerts.{alert}.critical.{field}",
-                 f"must be {'above' if higher == 'critical' else 'below'} the warning's {field} ({warn})")
-    if val("alerts.PrinterSupplyEmpty.below") >= val("alerts.PrinterSupplyLow.below"):
-        fail("alerts.PrinterSupplyEmpty.below", "must be below alerts.PrinterSupplyLow.below")
+    warn, crit = val("alerts.DiskAlmostFull.warning.below"), val("alerts.DiskAlmostFull.critical.below")
+    if crit >= warn:
+        fail("alerts.DiskAlmostFull.critical.below", f"must be below the warning's below ({warn})")
     if seconds(val("alerts.CommuneLinkDown.for")) >= seconds(val("alerts.PCDown.for")):
         fail("alerts.CommuneLinkDown.for", "must be shorter than alerts.PCDown.for, so that the link alert "
              "reaches Alertmanager first and inhibits the PC alerts behind it")
@@ -214,7 +220,9 @@ def prepare(config: Path, time_scale: float = 1.0,
             if is_duration_key(key):
                 values[key] = duration(max(1, int(round(seconds(str(values[key])) / time_scale))))
     values["office_hours.expr"] = "vector(1)" if always_office_hours else office_hours_expr(cfg, config)
-    derived_from = {k for k in cfg if k.startswith("office_hours.")}
+    if "language" not in cfg:
+        raise GenerateError(f"{config}: language is missing")
+    derived_from = {k for k in cfg if k.startswith("office_hours.")} | {"language"}
     return values, derived_from
 
 
@@ -233,6 +241,16 @@ def render_text(template: str, values: dict[str, Any], source: str, used: set[st
 
     lines = template.splitlines(keepends=True)
     return "".join(PLACEHOLDER.sub(lambda m, n=n: sub(m, n), line) for n, line in enumerate(lines, 1))
+
+
+def with_conventional_annotations(text: str, language: str) -> str:
+    """Before each summary_<language> / description_<language>, the same text as summary / description."""
+
+    def sub(m: re.Match) -> str:
+        indent, part, lang, value = m.groups()
+        return f"{indent}{part}: {value}\n{m[0]}" if lang == language else m[0]
+
+    return TEXT_ANNOTATION.sub(sub, text)
 
 
 def header(name: str) -> str:
@@ -260,7 +278,8 @@ def render(config: Path = HERE / "config.yml", src: Path = HERE / "src", time_sc
     out = {}
     for name, template in templates.items():
         path = src / name
-        text = header(name) + render_text(template, values, str(path), used)
+        text = header(name) + with_conventional_annotations(render_text(template, values, str(path), used),
+                                                            values["language"])
         try:
             yaml.safe_load(text)
         except yaml.YAMLError as e:

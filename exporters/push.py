@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import socket
 import urllib.request
 from pathlib import Path
@@ -10,6 +11,8 @@ from urllib.parse import quote, urlsplit
 
 from agent.config import ConfigError, Settings
 from exporters.exposition import CONTENT_TYPE, Exposition
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _segment(label: str, value: str) -> str:
@@ -35,8 +38,14 @@ class Pusher:
             raise ConfigError("no credentials in the URL: use push.username and push.password_file", source=source,
                               key="push.url")
         instance = settings.instance or socket.gethostname()
-        self.url = (f"{settings.url.rstrip('/')}/metrics/{_segment('job', settings.job)}"
-                    f"/{_segment('instance', instance)}")
+        key = [_segment("job", settings.job), _segment("instance", instance)]
+        for name, value in sorted(settings.grouping.items()):
+            # role is left out too: the WAN series carry a role of their own, which a grouping label would override.
+            if not _LABEL_NAME.match(name) or name.startswith("__") or name in ("job", "instance", "role"):
+                raise ConfigError(f"{name!r} cannot be a grouping label (a label name, not job, instance or role)",
+                                  source=source, key="push.grouping")
+            key.append(_segment(name, str(value)))
+        self.url = f"{settings.url.rstrip('/')}/metrics/" + "/".join(key)
         self.timeout = settings.timeout
         self.exposition = exposition
         self.auth = ""

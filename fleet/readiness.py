@@ -45,6 +45,10 @@ CLIENT_MISSING = "client_missing"        # the virtualized client installed on t
 REASONS = (NO_PCS, PCS_NOT_REPORTING, NO_PC_MEETS_SPEC, NO_WORKING_PRINTER, NO_WORKING_SCANNER,
            WAN_DOWN, WAN_DEGRADED, CLIENT_MISSING)
 
+# A PC that pushes (Pushgateway) counts as reporting while its last push is younger than this (seconds):
+# alerts/config.yml push.stale_after, which owns it (tests/alerts/test_push_liveness.py checks they agree).
+PUSH_STALE_AFTER = 180.0
+
 # WAN target states (per commune and target: the best path any of its PCs has).
 WAN_OK, WAN_STATE_DEGRADED, WAN_STATE_DOWN = "ok", "degraded", "down"
 
@@ -229,7 +233,10 @@ class Queries:
         by = "by (district, commune)"
         wan_by = "by (district, commune, target, role, exported_role)"
         up = sel("up", 'role="pc"')
-        self.reporting = f"max by (instance, district, commune) ({up})"
+        # A PC that pushes to the Pushgateway has no `up`: it reports while its last push is recent.
+        pushed = sel("push_time_seconds", 'job="wardwatch"')
+        self.reporting = (f"max by (instance, district, commune) ({up} or label_replace("
+                          f'time() - {pushed} < bool {PUSH_STALE_AFTER:g}, "via", "push", "", ""))')
         self.spec_ok = f"count {by} ({sel('wardwatch_spec_ok')} == 1)"
         self.client = (f"count {by} (max by (instance, district, commune) "
                        f"({sel('wardwatch_vclient_installed')}) == 1)")

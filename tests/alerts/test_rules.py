@@ -15,7 +15,8 @@ from support import REPO, need
 
 RULES = sorted((ALERTS / "rules").glob("*.yml"))
 UNIT_TESTS = sorted((ALERTS / "tests").glob("*.yml"))
-ANNOTATIONS = {"summary_vi", "summary_en", "description_vi", "description_en", "runbook_url"}
+# summary and description (the conventional ones, in config.yml's language) and both languages beside them.
+ANNOTATIONS = {"summary", "description", "summary_vi", "summary_en", "description_vi", "description_en", "runbook_url"}
 # Labels every firing alert of a scope must carry (checked on the promtool tests' exact labels).
 SCOPE_LABELS = {
     "pc": {"district", "commune", "instance"},
@@ -78,6 +79,21 @@ def test_thresholds_come_from_config(tmp_path):
     assert "warning under 20%" in disk_warning[0]["annotations"]["description_en"]
 
 
+def test_conventional_annotations_follow_the_configured_language(tmp_path):
+    cfg = tmp_path / "config.yml"
+    text = (ALERTS / "config.yml").read_text(encoding="utf-8")
+    assert "\nlanguage: vi\n" in text
+    cfg.write_text(text.replace("\nlanguage: vi\n", "\nlanguage: en\n"), encoding="utf-8")
+    doc = yaml.safe_load(generator().render(config=cfg)["district.rules.yml"])
+    pc_down = next(r for g in doc["groups"] for r in g["rules"] if r.get("alert") == "PCDown")
+    ann = pc_down["annotations"]
+    assert ann["summary"] == ("PC {{ $labels.instance }} ({{ $labels.commune }}, {{ $labels.district }}) "
+                              "is not reporting")
+    assert ann["description"].startswith("Prometheus has not been able to read the wardwatch agent on this PC for "
+                                         "more than 15 minutes of office hours")
+    assert ann["summary_vi"].startswith("Máy {{ $labels.instance }}")
+
+
 def test_short_variant_scales_every_duration_and_opens_office_hours():
     normal = generator().render()["district.rules.yml"]
     short = generator().render(time_scale=60, always_office_hours=True)["district.rules.yml"]
@@ -98,13 +114,14 @@ def test_short_variant_scales_every_duration_and_opens_office_hours():
 @pytest.mark.parametrize(("edit", "message"), [
     (("for: 15m\n  # The commune's link", "for: 15 minutes\n  # The commune's link"),
      r"config\.yml:\d+: alerts\.PCDown\.for: expected a duration like 30s, 15m or 1h, got '15 minutes'"),
-    (("critical: {above: 0.4, for: 15m}", "critical: {above: 0.1, for: 15m}"),
-     r"config\.yml:\d+: alerts\.WANLatencyHigh\.critical\.above: must be above the warning's above \(0\.15\)"),
+    (("critical: {below: 0.05, for: 15m}", "critical: {below: 0.2, for: 15m}"),
+     r"config\.yml:\d+: alerts\.DiskAlmostFull\.critical\.below: must be below the warning's below \(0\.1\)"),
     (("  PrinterProblem:\n    for: 10m", "  PrinterProblem:\n    fro: 10m"),
      r"config\.yml:\d+: alerts\.PrinterProblem\.fro: not used by any rule \(a typo\?\)"),
     (("start: \"08:00\"", "start: \"8h\""), r"config\.yml:\d+: office_hours\.start: expected HH:MM, got '8h'"),
     (("  CommuneLinkDown:\n    for: 5m", "  CommuneLinkDown:\n    for: 20m"),
      r"config\.yml:\d+: alerts\.CommuneLinkDown\.for: must be shorter than alerts\.PCDown\.for"),
+    (("\nlanguage: vi\n", "\nlanguage: fr\n"), r"config\.yml:\d+: language: expected one of vi, en, got 'fr'"),
     (("min_pcs_spec_ok: 1 ", "min_pcs_spec_ok: -1 "),
      r"config\.yml:\d+: readiness\.min_pcs_spec_ok: expected a number of at least 0, got -1"),
 ])
@@ -206,7 +223,9 @@ def test_every_firing_expectation_has_exact_labels_and_all_annotations():
 # ---- the rules themselves ------------------------------------------------------------------
 
 def test_every_alert_has_for_severity_scope_and_bilingual_annotations():
-    base = yaml.safe_load((ALERTS / "config.yml").read_text(encoding="utf-8"))["runbook_base_url"]
+    config = yaml.safe_load((ALERTS / "config.yml").read_text(encoding="utf-8"))
+    base, language = config["runbook_base_url"], config["language"]
+    assert language == "vi"  # the documented default
     names = set()
     for r in alert_rules():
         where = f"{r['_file']}: {r['alert']}"
@@ -219,9 +238,10 @@ def test_every_alert_has_for_severity_scope_and_bilingual_annotations():
         for part in ("summary", "description"):
             assert VIETNAMESE.search(ann[f"{part}_vi"]), f"{where}: {part}_vi is not Vietnamese"
             assert not VIETNAMESE.search(ann[f"{part}_en"]), f"{where}: {part}_en is not English"
+            assert ann[part] == ann[f"{part}_{language}"], f"{where}: {part} is not the {language} text"
         assert ann["runbook_url"] == f"{base}/{r['alert']}.md", where
     # The issue's list, at least.
-    assert {"PCDown", "CommuneLinkDown", "WANLatencyHigh", "WANPacketLoss", "PortalUnreachable",
+    assert {"PCDown", "CommuneLinkDown", "WANLatencyHigh", "WANPacketLoss", "WANJitterHigh", "PortalUnreachable",
             "VirtualizationGatewayUnreachable", "PrinterProblem", "PrinterSupplyLow", "PrinterSupplyEmpty",
             "NoWorkingPrinter", "NoWorkingScanner", "PCBelowMinimumSpec", "DiskAlmostFull", "VirtualClientMissing",
             "VirtualClientGatewayUnreachable", "CollectorFailing", "CertificateExpiring"} <= names
@@ -330,10 +350,17 @@ def test_notification_text_is_bilingual(tmp_path):
             "alerts": [{"status": "firing", "startsAt": "2024-05-02T01:30:00Z", "endsAt": "0001-01-01T00:00:00Z",
                         "labels": {"alertname": "PrinterProblem", "district": "ba_vi", "commune": "tan_linh",
                                    "instance": "tl-pc01", "device": "HP_M404", "severity": "warning"},
-                        "annotations": {"summary_vi": "Máy in HP_M404 lỗi: paused",
+                        "annotations": {"summary": "Máy in HP_M404 lỗi: paused", "description": "Mô tả",
+                                        "summary_vi": "Máy in HP_M404 lỗi: paused",
                                         "summary_en": "Printer HP_M404 has a problem: paused",
                                         "description_vi": "Mô tả", "description_en": "Description",
-                                        "runbook_url": "https://x/PrinterProblem.md"}}]}
+                                        "runbook_url": "https://x/PrinterProblem.md"}},
+                       # An alert of another rule set (node-mixin's), with the conventional annotations only.
+                       {"status": "firing", "startsAt": "2024-05-02T01:31:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                        "labels": {"alertname": "NodeClockNotSynchronising", "district": "ba_vi",
+                                   "commune": "tan_linh", "instance": "tl-pc02", "severity": "warning"},
+                        "annotations": {"summary": "Clock not synchronising.",
+                                        "description": "Clock at tl-pc02 is not synchronising."}}]}
     (tmp_path / "data.json").write_text(__import__("json").dumps(data), encoding="utf-8")
     r = subprocess.run([need("amtool"), "template", "render", f"--template.glob={ALERTS / 'templates' / '*.tmpl'}",
                         f"--template.data={tmp_path / 'data.json'}",
@@ -341,11 +368,13 @@ def test_notification_text_is_bilingual(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     subject, _, body = r.stdout.partition("\n")
-    assert subject == "[1 CẢNH BÁO / ALERTS] tan_linh, ba_vi: Máy in HP_M404 lỗi: paused"
-    for text in ("Máy in HP_M404 lỗi: paused", "Printer HP_M404 has a problem: paused", "Mô tả", "Description",
-                 "Hướng dẫn / Runbook: https://x/PrinterProblem.md", "Thiết bị / Device: HP_M404",
-                 "2024-05-02 08:30 (giờ Việt Nam / ICT, UTC+7)"):
-        assert text in body, text
+    assert subject == "[2 CẢNH BÁO / ALERTS] tan_linh, ba_vi: Máy in HP_M404 lỗi: paused"
+    for text in ("- Máy in HP_M404 lỗi: paused\n  Printer HP_M404 has a problem: paused\n  Mô tả\n  Description\n"
+                 "  Hướng dẫn / Runbook: https://x/PrinterProblem.md\n", "Thiết bị / Device: HP_M404",
+                 "2024-05-02 08:30 (giờ Việt Nam / ICT, UTC+7)",
+                 "- Clock not synchronising.\n  Clock at tl-pc02 is not synchronising.\n"
+                 "  Mức / Severity: warning · Máy / PC: tl-pc02\n"):
+        assert text in body, body
 
 
 def test_docs_describe_every_alert_and_recording_rule():

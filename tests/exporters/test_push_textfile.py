@@ -74,3 +74,24 @@ def test_grouping_key_values_never_move_up_the_url():
         s = cfg.loads(f"push:\n  enabled: true\n  url: 'http://127.0.0.1:9091/'\n  job: '{job}'\n"
                       f"  instance: '{instance}'\n").push
         assert Pusher(s, Exposition()).url == "http://127.0.0.1:9091" + tail
+
+
+def test_grouping_labels_join_the_key_and_role_job_instance_cannot():
+    # The Pushgateway puts the grouping key's labels on every series pushed (README of prometheus/pushgateway,
+    # "URL"): district and commune go there as file_sd puts them on a scraped PC; role not, the WAN series
+    # carry their own.
+    import pytest
+
+    from agent import config as cfg
+    from exporters.exposition import Exposition
+    from exporters.push import Pusher
+
+    s = cfg.loads("push:\n  enabled: true\n  url: 'http://127.0.0.1:9091'\n  instance: pc1\n"
+                  "  grouping: {district: ba_vi, commune: 'phúc xá', ward: ''}\n").push
+    assert Pusher(s, Exposition()).url == ("http://127.0.0.1:9091/metrics/job/wardwatch/instance/pc1"
+                                           "/commune/ph%C3%BAc%20x%C3%A1/district/ba_vi/ward@base64/")
+    for name in ("role", "job", "instance", "__x", "1st"):
+        s = cfg.loads(f"push:\n  enabled: true\n  url: 'http://127.0.0.1:9091'\n  grouping: {{'{name}': x}}\n").push
+        with pytest.raises(cfg.ConfigError) as e:
+            Pusher(s, Exposition(), "agent.yml")
+        assert str(e.value).startswith("agent.yml: push.grouping: "), str(e.value)

@@ -187,3 +187,35 @@ def test_systemd_unit_is_valid_and_hardened(tmp_path):
     assert ours.pop("[Unit]Documentation") == ["file:///etc/wardwatch/agent.yml"]
     packaged.pop("[Unit]Documentation")
     assert ours == packaged
+
+
+def test_agent_config_template_names_a_pushing_pc_as_its_scrape_target_would(tmp_path):
+    """Push mode: the grouping key carries the inventory host name as instance and its district and
+    commune, the labels `wardwatch inventory targets` gives a scraped PC (docs/alerts.md, PCs that push)."""
+    (tmp_path / "hosts.ini").write_text("[district_ba_vi:children]\ncommune_tan_linh\n\n"
+                                        "[commune_tan_linh]\nlocalhost ansible_connection=local\n")
+    play = [{"name": "Render the agent config", "hosts": "localhost", "gather_facts": True,
+             "gather_subset": ["min"], "tasks": [{
+                 "name": "Render", "ansible.builtin.template": {
+                     "src": str(PLAYBOOKS / "roles/wardwatch_agent/templates/agent.yml.j2"),
+                     "dest": str(tmp_path / "agent.yml"), "mode": "0644"},
+                 "vars": {"wardwatch_agent_listen": "127.0.0.1:10713", "wardwatch_agent_language": "vi",
+                          "wardwatch_agent_state_dir": str(tmp_path / "state"), "wardwatch_agent_spec": {},
+                          "wardwatch_agent_vclient_product": "none", "wardwatch_agent_vclient_packages": [],
+                          "wardwatch_agent_vclient_dpkg_status": "/var/lib/dpkg/status",
+                          "wardwatch_agent_vclient_gateway": "", "wardwatch_agent_extra_config": {},
+                          "wardwatch_agent_wan_enabled": False, "wardwatch_agent_wan_targets": [],
+                          "wardwatch_agent_push_url": "https://pushgw.ba-vi.example:9091",
+                          "wardwatch_agent_push_username": "", "wardwatch_agent_push_password": "",
+                          "wardwatch_agent_windows_data_dir": "C:\\ProgramData\\wardwatch"}}]}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    r = subprocess.run([need("ansible-playbook"), "-i", str(tmp_path / "hosts.ini"), "-e",
+                        "ansible_python_interpreter=/usr/bin/python3", str(tmp_path / "play.yml")],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = subprocess.run([sys.executable, "-m", "agent", "print-config", "--config", str(tmp_path / "agent.yml")],
+                         capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
+    push = yaml.safe_load(out.stdout)["push"]
+    assert (push["enabled"], push["url"], push["instance"]) == (True, "https://pushgw.ba-vi.example:9091", "localhost")
+    assert push["grouping"] == {"district": "ba_vi", "commune": "tan_linh"}
