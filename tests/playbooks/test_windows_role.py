@@ -215,3 +215,27 @@ def test_the_role_reads_the_manifest_as_cache_build_writes_it(tmp_path, fake_cac
     assert msg["pip"] == "pip-24.2-py3-none-any.whl"
     assert sorted(msg["wheels"]) == ["PyYAML-6.0.2-cp311-cp311-win_amd64.whl", "pip-24.2-py3-none-any.whl",
                                      "wardwatch-0.1.0-py3-none-any.whl"]
+
+
+def module_options(fqcn: str) -> set[str]:
+    """Options and aliases a module documents, from the installed collection (ansible.windows,
+    community.windows from the PyPI ansible bundle)."""
+    import ansible_collections
+
+    namespace, collection, name = fqcn.split(".")
+    base = Path(ansible_collections.__path__[0]) / namespace / collection / "plugins" / "modules"
+    doc = (base / f"{name}.py").read_text(encoding="utf-8")
+    text = re.search(r"DOCUMENTATION = r?(['\"]{3})(.*?)\1", doc, re.S).group(2)
+    options = yaml.safe_load(text).get("options") or {}
+    return set(options) | {a for o in options.values() for a in (o or {}).get("aliases", [])}
+
+
+@pytest.mark.parametrize("tasks", ["windows.yml", "absent_windows.yml", "../handlers/restart_windows.yml"])
+def test_every_windows_module_argument_is_one_the_module_documents(tasks):
+    """Legacy PowerShell modules ignore an unknown argument (win_nssm's app_stdout once sent the
+    agent's log nowhere): every key is checked against the module's own documentation."""
+    for task in load(f"tasks/{tasks}"):
+        mod, args = module_of(task)
+        if mod.startswith(("ansible.windows.", "community.windows.")):
+            unknown = set(args) - module_options(mod)
+            assert not unknown, f"{task['name']}: {mod} has no option {sorted(unknown)}"
