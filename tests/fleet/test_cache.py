@@ -135,3 +135,27 @@ def test_check_on_a_malformed_manifest_is_one_line_exit_2(tmp_path):
     r = wardwatch("cache", "check", str(tmp_path), "--lang", "en")
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "manifest.yml" in r.stderr
+
+
+def test_the_roles_install_steps_work_offline_from_the_cache(cache, tmp_path):
+    """The Windows tasks' steps, run here with this machine's Python (the same commands; the
+    cache's pure-Python and this platform's wheels): pip run from its own wheel (the embeddable
+    Python has no pip), --no-index --find-links, --target lib; then `-m agent` with lib on the
+    path only, isolated from this machine's site-packages (-I -S, as the ._pth file does)."""
+    (pip_wheel,) = (cache / "wheels").glob("pip-*.whl")
+    lib = tmp_path / "lib"
+    r = subprocess.run([sys.executable, "-I", "-S", str(pip_wheel / "pip"), "install", "--disable-pip-version-check",
+                        "--no-index", "--find-links", str(cache / "wheels"), "--only-binary=:all:", "--upgrade",
+                        "--target", str(lib), "wardwatch==0.1.0"],
+                       capture_output=True, text=True, env=offline_env(), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (lib / "wardwatch-0.1.0.dist-info").is_dir()  # what the role's `creates:` looks for
+    run_agent = (f"import sys; sys.path[:0] = [{str(lib)!r}]; "
+                 "import runpy; runpy.run_module('agent', run_name='__main__')")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", run_agent, "print-config"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "web:" in r.stdout and "listen:" in r.stdout
+    assert str(lib) in subprocess.run([sys.executable, "-I", "-S", "-c", run_agent.replace(
+        "runpy.run_module('agent', run_name='__main__')", "import agent; print(agent.__file__)")],
+        capture_output=True, text=True, timeout=60).stdout
