@@ -118,6 +118,9 @@ def test_the_service_runs_as_the_documented_virtual_account():
     assert "username" not in nssm  # the account is set once, by win_service
     assert render(nssm["executable"]) == INSTALL + "\\nssm.exe"
     assert nssm["arguments"][:3] == ["-m", "agent", "run"]
+    args = [render(a) for a in nssm["arguments"]]
+    assert args[args.index("--log-file") + 1] == DATA + "\\logs\\agent.log"  # rotated by the agent itself
+    assert render(nssm["stdout_file"]) == render(nssm["stderr_file"]) == DATA + "\\logs\\service.log"
 
 
 def test_the_acls_are_the_documented_ones_and_inheritance_is_cut():
