@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
-
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
+from typing import TYPE_CHECKING
 
 from fleet.cache import manifest
 from fleet.errors import EXIT_FAIL, EXIT_USAGE, FleetError
 from fleet.inventory import Host
+
+if TYPE_CHECKING:  # packaging (with ansible-core, the fleet extra) is imported only when a cache is built
+    from packaging.requirements import Requirement
 
 # Python versions the agent supports on Windows (the embeddable package the role installs is one of them).
 WINDOWS_PYTHONS = ("3.11", "3.12", "3.13")
@@ -56,6 +57,8 @@ class Target:
     @property
     def environment(self) -> dict[str, str]:
         """PEP 508 marker environment of a PC of this platform and Python version."""
+        from packaging.markers import default_environment
+
         env = dict(default_environment())
         windows = self.platform.startswith("win")
         env.update(python_version=self.version, python_full_version=f"{self.version}.0",
@@ -83,6 +86,8 @@ def targets_for(hosts: Iterable[Host], windows_pythons: Iterable[str] = WINDOWS_
 
 
 def wheel_requirements(wheel: Path, lang: str = "vi") -> list[Requirement]:
+    from packaging.requirements import Requirement
+
     try:
         with zipfile.ZipFile(wheel) as z:
             name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
