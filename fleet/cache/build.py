@@ -85,6 +85,24 @@ def targets_for(hosts: Iterable[Host], windows_pythons: Iterable[str] = WINDOWS_
     return out
 
 
+# The virtualized client's installers the inventory names (virtual_client role): file and SHA-256 variables.
+INSTALLERS = (("virtual-client-linux", "virtual_client_package_file", "virtual_client_package_sha256", False),
+              ("virtual-client-windows", "virtual_client_windows_file", "virtual_client_windows_sha256", True))
+
+
+def installer_entries(hosts: Iterable[Host]) -> list[dict[str, str]]:
+    """One manifest entry per installer the inventory's PCs need, its SHA-256 from the inventory."""
+    out: dict[str, dict[str, str]] = {}
+    for h in hosts:
+        for name, file_var, sha_var, windows in INSTALLERS:
+            file = str(h.vars.get(file_var) or "").strip()
+            if file and is_windows(h) == windows and h.vars.get("virtual_client_kind") != "none" and file not in out:
+                out[file] = {"name": f"{name} {file}", "file": file,
+                             "sha256": str(h.vars.get(sha_var) or "").strip().lower(),
+                             "source": f"inventory {file_var} / {sha_var} ({h.name})"}
+    return list(out.values())
+
+
 def wheel_requirements(wheel: Path, lang: str = "vi") -> list[Requirement]:
     from packaging.requirements import Requirement
 
@@ -173,5 +191,7 @@ def build(out: Path, hosts: list[Host], source_label: str, wheel: Path | None = 
                  for e in manifest.load(out, lang)[0]]
     except FleetError:
         files = [dict(f) for f in manifest.OPERATOR_FILES]
+    listed = {f["file"] for f in files}
+    files += [e for e in installer_entries(hosts) if e["file"] not in listed]
     manifest.write(out, files, entries)
     return targets

@@ -17,16 +17,14 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # What pip cannot provide: the operator downloads each (on a machine with Internet access),
 # puts it at `file` inside the cache and writes its published SHA-256. Names are what the
-# roles look up (wardwatch_agent: python-embed, nssm; virtual_client: its installers).
+# roles look up (wardwatch_agent: python-embed, nssm). The virtualized client's installers lie at
+# the top of the cache, where the virtual_client role fetches them (virtual_client_cache_url/<file>).
 OPERATOR_FILES: list[dict[str, str]] = [
     {"name": "python-embed", "file": "files/python-3.11.9-embed-amd64.zip", "sha256": "",
      "source": "https://www.python.org/ftp/python/3.11.9/python-3.11.9-embed-amd64.zip"},
     {"name": "nssm", "file": "files/nssm.exe", "sha256": "",
      "source": "https://nssm.cc/release/nssm-2.24.zip (win64/nssm.exe inside)"},
-    {"name": "virtual-client-windows", "file": "files/CitrixWorkspaceApp.exe", "sha256": "",
-     "source": "the installer the province's virtualization team publishes"},
-    {"name": "virtual-client-linux", "file": "files/icaclient_amd64.deb", "sha256": "",
-     "source": "the package the province's virtualization team publishes"},
+    # The virtualized client's installers are added from the inventory (fleet.cache.build).
 ]
 
 TEXT = {

@@ -103,7 +103,18 @@ def fill_operator_files(cache: Path) -> dict:
 def test_the_manifest_lists_what_pip_cannot_provide(cache):
     data = yaml.safe_load((cache / "manifest.yml").read_text(encoding="utf-8"))
     names = {e["name"] for e in data["files"]}
-    assert {"python-embed", "nssm", "virtual-client-windows"} <= names
+    assert {"python-embed", "nssm"} <= names
+    # The virtualized client's installers the example inventory names (inventory/group_vars), with
+    # their SHA-256 from it, at the top of the cache where the virtual_client role fetches them.
+    installers = {e["file"]: e["sha256"] for e in data["files"] if e["name"].startswith("virtual-client")}
+    assert installers == {
+        "icaclient_24.5.0.76_amd64.deb": "0c2d6f4b8d1e9a7f3b5c6d8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c",
+        "CitrixWorkspaceApp-2405.exe": "7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        # Sóc Sơn (Horizon): its Linux PCs, and its Windows PC ss-minhtri-02.
+        "omnissa-horizon-client_2406-8.13.0_amd64.deb":
+            "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d",
+        "VMware-Horizon-Client-2406-8.13.0.exe": "1f2e3d4c5b6a79881726354a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e8",
+    }
     listed = {e["file"] for e in data["wheels"]}
     assert listed == {f"wheels/{p.name}" for p in (cache / "wheels").glob("*.whl")}
 
