@@ -99,6 +99,15 @@ def test_pip_installs_only_from_the_copied_cache():
     assert "C:\\Program Files\\wardwatch\\python" in DOC
 
 
+def test_an_upgrade_stops_the_service_before_pip_replaces_its_files():
+    names = [t["name"] for t in TASKS]
+    stop = names.index("Stop the agent before replacing its packages (Windows)")
+    pip = names.index("Install the agent's wheels into its folder (Windows)")
+    assert stop < pip
+    assert module_of(TASKS[stop])[1]["state"] == "stopped"
+    assert "not wardwatch_agent_installed_windows.stat.exists" in TASKS[stop]["when"]
+
+
 def test_the_files_are_checked_against_the_manifest_before_and_after_the_copy():
     names = [t["name"] for t in TASKS]
     verify = names.index("Verify the cache's files against manifest.yml on the controller (Windows)")
@@ -174,6 +183,7 @@ def test_every_windows_variable_is_prefixed_and_declared():
     used = set(re.findall(r"\bwardwatch_agent_\w+", text)) - {"wardwatch_agent_install", "wardwatch_agent_configure",
                                                               "wardwatch_agent_run"}  # tags
     fixed = set(VARS) | {"wardwatch_agent_cache_stat", "wardwatch_agent_copy_stat", "wardwatch_agent_pth",
+                         "wardwatch_agent_installed_windows", "wardwatch_agent_service_windows",
                          "wardwatch_agent_health_windows", "wardwatch_agent_restart"}
     assert not [v for v in used - fixed if v not in spec]
     assert set(load("defaults/main.yml")) <= set(spec)
