@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     run = add("run", "run the agent: collect in the background and serve /metrics")
     run.add_argument("--listen", metavar="HOST:PORT", help=f"override web.listen (default :{cfg.DEFAULT_PORT})")
     run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    run.add_argument("--log-file", metavar="FILE", default=None,
+                     help="log to FILE, rotated at 10 MiB with 5 kept (a Windows service has no journal); "
+                          "default: stderr")
 
     check = add("check", "check this PC once and print what passes and what fails")
     check.add_argument("--lang", choices=("vi", "en"), help="language (default: the config's, vi)")
@@ -70,11 +73,33 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
 
 
+LOG_FORMAT = "%(asctime)s level=%(levelname)s %(name)s: %(message)s"
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
+
+
+def setup_logging(level: str, log_file: str | None = None) -> None:
+    """stderr (systemd's journal), or a rotating file (the Windows service: %ProgramData%\\wardwatch\\logs)."""
+    handler: logging.Handler
+    if log_file:
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS,
+                                      encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
 def _run(args: argparse.Namespace) -> int:
     from agent.app import Agent
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s level=%(levelname)s %(name)s: %(message)s")
+    try:
+        setup_logging(args.log_level, args.log_file)
+    except OSError as e:
+        print(f"{PROG}: --log-file {args.log_file}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
     if args.listen is not None:
         try:
             cfg.Option("listen", "listen", "", "").parse(args.listen)

@@ -7,6 +7,7 @@ Win32_BIOS, Win32_Processor as `ConvertTo-Json` renders them).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -70,10 +71,14 @@ def _text(obj: dict[str, Any], key: str) -> str:
 
 
 def _json_object(text: str) -> dict:
+    text = text.lstrip("\ufeff").strip()  # Windows PowerShell 5.1 may start UTF-8 output with a BOM
+    if not text:
+        raise WindowsParseError("PowerShell printed nothing (CIM unavailable or the command was cut off)")
     try:
         doc = json.loads(text)
-    except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
-        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}") from None
+    except (ValueError, RecursionError) as e:  # not JSON (truncated, a localized error text), 4300+ digits, too deep
+        raise WindowsParseError(f"PowerShell output is not JSON: {_one_line(e)}; it began: {_one_line(text[:60])}") \
+            from None
     if not isinstance(doc, dict):
         raise WindowsParseError("PowerShell output is not a JSON object")
     return doc
@@ -159,19 +164,49 @@ def parse_reg_query(text: str) -> list[Software]:
     return out
 
 
+class WindowsCommandError(OSError):
+    """PowerShell or reg.exe missing, too slow, or failing: one line for the collector's error."""
+
+
+# Output in UTF-8 whatever the console's code page (a Vietnamese Windows uses 1258): names with
+# diacritics survive, and nothing undecodable can stop a collector.
+_UTF8_PS = "[Console]::OutputEncoding=[System.Text.Encoding]::UTF8;"
+
+
+def _console_encoding() -> str:
+    """reg.exe prints in the console's OEM code page ("oem" exists on Windows only)."""
+    try:
+        return codecs.lookup("oem").name
+    except LookupError:
+        return "utf-8"
+
+
+def _run(argv: list[str], what: str, timeout: float, encoding: str = "utf-8") -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, encoding=encoding, errors="replace", timeout=timeout,
+                              check=False)
+    except FileNotFoundError:
+        raise WindowsCommandError(f"{what} not found on this PC ({argv[0]})") from None
+    except subprocess.TimeoutExpired:
+        raise WindowsCommandError(f"{what} did not answer within {timeout:g}s (CIM/WMI busy or hung)") from None
+    except OSError as e:
+        raise WindowsCommandError(f"{what} could not start: {_one_line(e)}") from None
+
+
 def run_reg_query(key: str, timeout: float = 30.0) -> str:
-    done = subprocess.run(["reg.exe", "query", key, "/s"], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = _run(["reg.exe", "query", key, "/s"], "reg.exe", timeout, _console_encoding())
     if done.returncode not in (0, 1):  # 1: the key is absent (no 32-bit programs on a 32-bit Windows)
-        raise OSError(f"reg query {key} failed ({done.returncode}): {done.stderr.strip()[:200]}")
+        raise WindowsCommandError(f"reg query {key} failed ({done.returncode}): {_one_line(done.stderr)[:200]}")
     return done.stdout
 
 
 def run_powershell(script: str, timeout: float = 30.0) -> str:
-    return subprocess.run(
-        ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script],
-        capture_output=True, text=True, timeout=timeout, check=True,
-    ).stdout
+    done = _run(["powershell.exe", "-NoProfile", "-NonInteractive", "-Command", _UTF8_PS + script],
+                "PowerShell", timeout)
+    if done.returncode != 0:  # the error text is in the PC's language (e.g. Vietnamese): kept, on one line
+        raise WindowsCommandError(f"PowerShell failed (exit {done.returncode}): "
+                                  f"{_one_line(done.stderr or done.stdout) or 'no message'}")
+    return done.stdout
 
 
 class WindowsPlatform:

@@ -58,8 +58,11 @@ class WindowsDeviceError(ValueError):
 
 
 def _load(text: str) -> dict[str, Any]:
+    text = text.lstrip("\ufeff").strip()
+    if not text:
+        raise WindowsDeviceError("PowerShell printed nothing (spooler/CIM unavailable or the command was cut off)")
     try:
-        doc = json.loads(text.lstrip("\ufeff"))
+        doc = json.loads(text)
     except (ValueError, RecursionError) as e:  # not JSON, a number of 4300+ digits, nested too deep
         raise WindowsDeviceError(f"PowerShell output is not JSON: {' '.join(str(e).split())[:160]}") from None
     if not isinstance(doc, dict):
