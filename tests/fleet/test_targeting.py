@@ -219,3 +219,21 @@ def test_ansible_touches_exactly_the_selection(pcs, tmp_path, playbook, communes
     rows = {tok for ln in table for tok in ln.split() if tok in NAMES}
     assert rows == want, r.stdout  # the final table: no other PC, none NOT RUN
     assert "NOT RUN" not in r.stdout and ", 0 not run" in r.stdout, r.stdout
+
+
+def test_preflight_in_english_only_with_its_retry_hint(pcs, tmp_path):
+    """`--lang en`: the preflight reason in English only; the retry hint runs the same playbook."""
+    inv = pcs["inventory"]
+    doc = yaml.safe_load(inv.read_text())
+    doc["all"]["children"]["district_a"]["children"]["commune_a2"]["hosts"]["pc3"]["wardwatch_min_spec"] = {
+        "min_memory_mb": 10**9}
+    bad = write_inventory(tmp_path / "inventory" / "hosts.yml", {}, {})
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "fleet", "rollout", "-i", str(bad), "--state-dir", str(tmp_path / "s"),
+                        "--playbook", "preflight", "--district", "a", "--lang", "en", "--no-live", "--ssh-retries",
+                        "0"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stdout + r.stderr
+    row = next(ln for ln in r.stdout.splitlines() if " pc3 " in ln)
+    assert "FAILED" in row and "pc3: RAM " in row and " MiB < needs 1000000000 MiB" in row, r.stdout
+    assert row.split("FAILED", 1)[1].isascii() and "cần" not in r.stdout, r.stdout  # no Vietnamese in the reasons
+    assert f"Re-run the failed PCs: wardwatch rollout --retry-failed -i {bad} --playbook preflight" in r.stdout
