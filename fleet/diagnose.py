@@ -185,8 +185,13 @@ def resolve_target(host: str, inventory: str | None, user: str | None, port: int
     return Target(host, str(address), real_port, str(user or inv_user or getpass.getuser()))
 
 
-def _msg(code: str, lang: str, **kw: Any) -> str:
-    return MESSAGES[code][lang].format(**kw)
+def _first(text: Any) -> str:
+    """The first non-empty line of a message (an error stays one line)."""
+    return next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "-")[:300]
+
+
+def _msg(message: str, lang: str, /, **kw: Any) -> str:
+    return MESSAGES[message][lang].format(**kw)
 
 
 def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, identity: str | None = None,
@@ -205,7 +210,7 @@ def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, iden
         try:
             client.load_system_host_keys(str(known_hosts))
         except (OSError, paramiko.SSHException, ValueError) as e:
-            raise FleetError(_msg("known_hosts", lang, path=known_hosts, why=e), EXIT_USAGE) from None
+            raise FleetError(_msg("known_hosts", lang, path=known_hosts, why=_first(e)), EXIT_USAGE) from None
     policy = KnownHostsPolicy(known_hosts, accept_new)
     client.set_missing_host_key_policy(policy)
     where = f"{target.address}:{target.port}" if target.address == target.host else \
@@ -234,7 +239,8 @@ def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, iden
         raise FleetError(_msg("auth", lang, user=target.user, host=where, how=how), EXIT_AUTH) from None
     except socket.gaierror as e:
         client.close()
-        raise FleetError(_msg("resolve", lang, host=target.address, why=e.strerror or e), EXIT_UNREACHABLE) from None
+        raise FleetError(_msg("resolve", lang, host=target.address, why=_first(e.strerror or e)),
+                         EXIT_UNREACHABLE) from None
     except TimeoutError:
         client.close()
         raise FleetError(_msg("timeout", lang, host=where, timeout=timeout), EXIT_UNREACHABLE) from None
@@ -244,7 +250,7 @@ def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, iden
         raise FleetError(_msg("refused", lang, host=where, why=why), EXIT_UNREACHABLE) from None
     except OSError as e:
         client.close()
-        raise FleetError(_msg("refused", lang, host=where, why=e.strerror or e), EXIT_UNREACHABLE) from None
+        raise FleetError(_msg("refused", lang, host=where, why=_first(e.strerror or e)), EXIT_UNREACHABLE) from None
     except paramiko.SSHException as e:
         transport = client.get_transport()
         no_banner = transport is None or not getattr(transport, "remote_version", "")
@@ -252,7 +258,7 @@ def connect(target: Target, *, known_hosts: Path, accept_new: bool = False, iden
         text = str(e)
         if no_banner or "banner" in text.lower() or "timeout" in text.lower() or "timed out" in text.lower():
             raise FleetError(_msg("timeout", lang, host=where, timeout=timeout), EXIT_UNREACHABLE) from None
-        raise FleetError(_msg("ssh", lang, host=where, why=text), EXIT_UNREACHABLE) from None
+        raise FleetError(_msg("ssh", lang, host=where, why=_first(text)), EXIT_UNREACHABLE) from None
     transport = client.get_transport()
     key = transport.get_remote_server_key() if transport else None
     return client, describe(key) if key else "", policy.recorded
@@ -349,11 +355,14 @@ def diagnose(target: Target, *, known_hosts: Path, accept_new: bool = False, ide
         d.check_exit = code
         try:
             doc = json.loads(out)
-            if not isinstance(doc, dict) or "items" not in doc:
-                raise ValueError("no 'items'")
+            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list) \
+                    or not all(isinstance(i, dict) for i in doc["items"]) \
+                    or not isinstance(doc.get("collectors") or {}, dict) \
+                    or not all(isinstance(c, dict) for c in (doc.get("collectors") or {}).values()):
+                raise ValueError("not the check's JSON")
             d.check = doc
         except ValueError:
-            first = (err.strip() or out.strip() or "-").splitlines()[0][:300]
+            first = _first(err.strip() or out.strip() or "-")
             raise FleetError(_msg("check_output", lang, host=target.host, code=code, why=first), EXIT_FAIL) from None
 
         step("service")
@@ -388,8 +397,10 @@ def diagnose(target: Target, *, known_hosts: Path, accept_new: bool = False, ide
                 d.log_source, d.log_lines = WINDOWS_LOG_DIR, out.splitlines()[-n:]
     except TimeoutError:
         raise FleetError(_msg("timeout", lang, host=target.host, timeout=timeout), EXIT_UNREACHABLE) from None
-    except paramiko.SSHException as e:
-        raise FleetError(_msg("ssh", lang, host=target.host, why=e), EXIT_UNREACHABLE) from None
+    except (paramiko.SSHException, EOFError) as e:
+        raise FleetError(_msg("ssh", lang, host=target.host, why=_first(e)), EXIT_UNREACHABLE) from None
+    except OSError as e:  # the session dropped (connection reset, broken pipe)
+        raise FleetError(_msg("ssh", lang, host=target.host, why=_first(e.strerror or e)), EXIT_UNREACHABLE) from None
     finally:
         client.close()
     return d

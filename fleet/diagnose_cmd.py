@@ -52,6 +52,13 @@ STEPS = {
 }
 
 
+def _seconds(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _item_line(item: dict[str, Any], lang: str, width: int) -> str:
     status = f"[{STATUS[lang].get(item.get('status', 'unknown'), item.get('status', '?'))}]".ljust(width)
     text = str(item.get("subject", item.get("key", "")))
@@ -85,7 +92,7 @@ def render(d: Diagnosis, lang: str, known_hosts: Path) -> str:
         out += ["", TEXT["collectors"][lang]]
         for name, c in sorted(collectors.items()):
             if c.get("success"):
-                out.append(f"  {name}: {TEXT['collector_ok'][lang]} ({c.get('duration_seconds', 0):.2f} s)")
+                out.append(f"  {name}: {TEXT['collector_ok'][lang]} ({_seconds(c.get('duration_seconds')):.2f} s)")
             else:
                 out.append(f"  {name}: {TEXT['collector_fail'][lang]} — {c.get('error') or ''}")
     out.append("")

@@ -268,8 +268,18 @@ ANSIBLE_VAR_PREFIXES = ("ansible_ssh_", "ansible_winrm_", "ansible_psrp_", "ansi
 
 
 def default_playbooks_dir() -> Path:
+    """$WARDWATCH_PLAYBOOKS, else the playbooks shipped inside the fleet package (package data,
+    fleet/playbooks; in a source checkout a symlink to the top-level playbooks/)."""
     env = os.environ.get("WARDWATCH_PLAYBOOKS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "playbooks"
+    if env:
+        return Path(env)
+    import importlib.resources
+
+    shipped = importlib.resources.files("fleet") / "playbooks"
+    if not isinstance(shipped, Path):  # e.g. imported from a zip: Ansible needs real files
+        raise FleetError(f"{shipped}: the playbooks are not on the file system; set WARDWATCH_PLAYBOOKS or "
+                         "--playbooks / không tìm thấy thư mục playbook")
+    return shipped.resolve()
 
 
 def declared_variables(playbooks: str | Path | None = None) -> dict[str, VarSpec]:

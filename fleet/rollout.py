@@ -18,7 +18,7 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from typing import Any
 import yaml
 
 from agent.files import write_atomic
+from fleet import selection
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
 from fleet.inventory import Inventory, default_playbooks_dir
 
-OK, CHANGED, FAILED, UNREACHABLE, NOT_RUN, RUNNING, PENDING = (
-    "ok", "changed", "failed", "unreachable", "not_run", "running", "pending")
+OK, CHANGED, FAILED, UNREACHABLE, NOT_RUN, RUNNING, PENDING, WAITING = (
+    "ok", "changed", "failed", "unreachable", "not_run", "running", "pending", "waiting")
 DONE_WELL = (OK, CHANGED)
 TO_RETRY = (FAILED, UNREACHABLE, NOT_RUN)
 PLAYBOOKS = {"site": "site.yml", "preflight": "preflight.yml", "uninstall": "uninstall.yml"}
@@ -62,8 +63,7 @@ class HostState:
 class Options:
     inventory: Path
     playbook: str = "site"
-    limit_hosts: list[str] | None = None   # explicit host names (commune/district/retry, resolved here)
-    limit: str | None = None               # a free Ansible pattern (--limit)
+    limit_hosts: list[str] | None = None   # exactly the PCs to run (fleet.selection); None: every PC
     check: bool = False
     forks: int = 10
     serial: list[Any] | None = None
@@ -75,6 +75,8 @@ class Options:
     state_dir: Path = field(default_factory=default_state_dir)
     keep_artifacts: int = 20
     vault_password_file: Path | None = None  # for group_vars/*/vault.yml encrypted with ansible-vault
+    lang: str = "vi"                        # of the reasons recorded and shown (vi or en, never both)
+    ansible_hosts: selection.AnsibleHosts | None = None  # Ansible's view of the inventory, if already loaded
 
 
 @dataclass
@@ -122,21 +124,44 @@ SSH_REASONS = (
 )
 
 
-def failure_reason(res: dict[str, Any]) -> str:
-    """The most telling line of a failed task's result."""
+STOPPED_BEFORE_WAVE = "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)"
+
+
+def in_lang(text: str, lang: str) -> str:
+    """One language of a 'Vietnamese / English' text (the form of the tables above): `--lang en`
+    shows English only. Text without that form is returned as it is."""
+    vi, sep, en = text.partition(" / ")
+    if not sep:
+        return text
+    return en if lang == "en" else vi
+
+
+def _item_label(item: dict[str, Any]) -> str:
+    label = item.get("_ansible_item_label", item.get("item"))
+    if isinstance(label, (str, int, float)) and str(label).strip():
+        return _first_line(label, 60)
+    return ""
+
+
+def failure_reason(res: dict[str, Any], lang: str = "vi") -> str:
+    """The most telling line of a failed task's result; for a loop, the first failed item's own
+    reason (the task's msg is only "One or more items failed")."""
     text = " ".join(str(res.get(k) or "") for k in ("msg", "stderr", "module_stderr"))
     for needle, reason in SSH_REASONS:
         if needle in text:
-            return reason
-    for key in ("msg", "stderr", "reason", "module_stderr", "stdout"):
-        value = res.get(key)
-        if value:
-            return _first_line(value)
+            return in_lang(reason, lang)
     results = res.get("results")
     if isinstance(results, list):
         for r in results:
             if isinstance(r, dict) and r.get("failed"):
-                return failure_reason(r)
+                why = failure_reason(r, lang)
+                label = _item_label(r)
+                if why:
+                    return f"{label}: {why}" if label else why
+    for key in ("msg", "stderr", "reason", "module_stderr", "stdout"):
+        value = res.get(key)
+        if value:
+            return _first_line(value)
     return ""
 
 
@@ -144,8 +169,11 @@ class Tracker:
     """Turns ansible-runner events into per-host state; calls `on_change(host)` on each change."""
 
     def __init__(self, hosts: dict[str, HostState], on_change: Callable[[HostState | None, str], None],
-                 final_play: str = "", where: Callable[[str], tuple[str, str]] | None = None):
+                 final_play: str = "", where: Callable[[str], tuple[str, str]] | None = None, lang: str = "vi"):
         self.hosts = hosts
+        self.lang = lang
+        self.tasks_seen: set[str] = set()  # task uuids of this play: one seen again starts a new wave
+        self.last_task = ""
         self.where = where  # host name -> (district, commune), for hosts met only in events
         self.on_change = on_change
         self.final_play = final_play  # a host that never reached it was stopped (max_fail_percentage)
@@ -166,10 +194,18 @@ class Tracker:
         if name and kind.startswith("runner_on_"):
             self.host(name).last_play = str(data.get("play") or "")
         if kind == "playbook_on_play_start":
+            self.tasks_seen, self.last_task = set(), ""
+            self.wait(set())  # nobody runs until the play gives them a task
             self.on_change(None, str(data.get("play") or data.get("name") or ""))
         elif kind == "runner_on_start" and name:
+            uuid = str(data.get("task_uuid") or "")
+            if uuid and uuid != self.last_task:
+                if uuid in self.tasks_seen:  # the play's tasks again: the next wave (serial) begins
+                    self.wait({name})
+                self.tasks_seen.add(uuid)
+                self.last_task = uuid
             h = self.host(name)
-            if h.status in (PENDING, RUNNING, OK, CHANGED):
+            if h.status in (PENDING, WAITING, RUNNING, OK, CHANGED):
                 h.status, h.task = RUNNING, task
                 self.on_change(h, "start")
         elif kind == "runner_on_ok" and name:
@@ -182,17 +218,24 @@ class Tracker:
         elif kind == "runner_on_failed" and name and not data.get("ignore_errors"):
             h = self.host(name)
             h.status, h.failed_task = FAILED, task
-            h.reason = failure_reason(data.get("res") or {})
+            h.reason = failure_reason(data.get("res") or {}, self.lang)
             self.on_change(h, "failed")
         elif kind == "runner_on_unreachable" and name:
             h = self.host(name)
             h.status, h.failed_task = UNREACHABLE, task
-            h.reason = failure_reason(data.get("res") or {})
+            h.reason = failure_reason(data.get("res") or {}, self.lang)
             self.on_change(h, "unreachable")
         elif kind == "playbook_on_stats":
             self.stats = {k: dict(data.get(k) or {}) for k in
                           ("ok", "changed", "failures", "dark", "skipped", "processed", "rescued", "ignored")}
         return True
+
+    def wait(self, keep: set[str]) -> None:
+        """Hosts running a task of an earlier play or wave now wait (for their wave, or the others')."""
+        for h in self.hosts.values():
+            if h.status == RUNNING and h.name not in keep:
+                h.status, h.task = WAITING, ""
+                self.on_change(h, "waiting")
 
     def finish(self) -> None:
         """Final status of every host from the play recap (hosts never reached are not_run)."""
@@ -207,7 +250,7 @@ class Tracker:
                 h.status = FAILED if h.status == FAILED else UNREACHABLE if h.status == UNREACHABLE else NOT_RUN
             elif self.final_play and h.last_play != self.final_play:
                 h.status = NOT_RUN
-                h.reason = "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)"
+                h.reason = in_lang(STOPPED_BEFORE_WAVE, self.lang)
             else:
                 h.changed = stats.get("changed", {}).get(name, h.changed)
                 h.status = CHANGED if h.changed else OK
@@ -223,28 +266,6 @@ def final_play_name(playbook: Path) -> str:
     if isinstance(plays, list) and plays and isinstance(plays[-1], dict):
         return str(plays[-1].get("name") or "")
     return ""
-
-
-def resolve_targets(inv: Inventory, *, communes: Iterable[str] = (), districts: Iterable[str] = (),
-                    hosts: Iterable[str] = ()) -> list[str] | None:
-    """Host names selected by commune, district and host names (intersection of what was given);
-    None when nothing was given (every host)."""
-    selected: set[str] | None = None
-
-    def narrow(names: set[str]) -> None:
-        nonlocal selected
-        selected = names if selected is None else selected & names
-
-    communes, districts, hosts = list(communes), list(districts), list(hosts)
-    if communes:
-        narrow({h.name for c in communes for h in inv.hosts_of(inv.commune(c))})
-    if districts:
-        narrow({h.name for d in districts for h in inv.hosts_of(inv.district(d))})
-    if hosts:
-        narrow({inv.host(n).name for n in hosts})
-    if selected is None:
-        return None
-    return sorted(selected, key=lambda n: (inv.host(n).district, inv.host(n).commune, n))
 
 
 class Store:
@@ -310,15 +331,12 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
     ident = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + ("-check" if opts.check else "") + f"-{os.getpid()}"
 
     targets = opts.limit_hosts if opts.limit_hosts is not None else [h.name for h in inv.hosts]
+    if not targets:
+        raise FleetError("no PC selected / không chọn được máy nào", EXIT_USAGE)
     hosts: dict[str, HostState] = {}
     for n in targets:
-        try:
-            h = inv.host(n)
-        except FleetError:
-            continue
+        h = inv.host(n)
         hosts[n] = HostState(n, h.district, h.commune)
-    if opts.limit and opts.limit_hosts is None:
-        hosts = {}  # a free pattern: hosts appear as Ansible reaches them
 
     def where(name: str) -> tuple[str, str]:
         try:
@@ -327,19 +345,20 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
             return "", ""
         return h.district, h.commune
 
-    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook), where)
+    tracker = Tracker(hosts, view or (lambda h, what: None), final_play_name(opts.playbooks_dir / playbook), where,
+                      lang=opts.lang)
 
-    limit = None
-    if opts.limit_hosts is not None:
-        if not opts.limit_hosts:
-            raise FleetError("no host selected / không chọn được máy nào", EXIT_USAGE)
-        limit = ",".join(opts.limit_hosts)
-        if opts.limit:
-            limit = f"{limit}:&{opts.limit}"
-    elif opts.limit:
-        limit = opts.limit
+    # Ansible is handed exactly these PCs: their names, one a line, in a limit file kept with the run
+    # (never a pattern: `a,b:&x` would apply `&x` to the last name only), checked with Ansible's own reading.
+    limits = directory / "limits"
+    limit_file = selection.write_limit_file(limits / f"{ident}.txt", hosts)
+    for old in sorted(limits.glob("*.txt"))[:-max(opts.keep_artifacts, 1)]:
+        old.unlink(missing_ok=True)
+    ansible_hosts = opts.ansible_hosts or selection.AnsibleHosts(opts.inventory, opts.lang)
+    selection.check_limit_file(ansible_hosts, limit_file, hosts, opts.lang)
+    limit = f"@{limit_file}"
 
-    extravars = dict(opts.extravars)
+    extravars = {"preflight_lang": opts.lang, **opts.extravars}  # reasons in the operator's language only
     all_vars = inv.groups["all"].vars | inv.groups["all"].file_vars if "all" in inv.groups else {}
     serial = opts.serial if opts.serial is not None else all_vars.get("wardwatch_rollout_serial")
     if serial is not None:

@@ -4,18 +4,31 @@ final table, one row per PC. Vietnamese and English."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from typing import TextIO
 
 from fleet.inventory import Inventory
-from fleet.rollout import CHANGED, FAILED, NOT_RUN, OK, PENDING, RUNNING, UNREACHABLE, HostState, Result
+from fleet.rollout import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    PENDING,
+    PLAYBOOKS,
+    RUNNING,
+    UNREACHABLE,
+    WAITING,
+    HostState,
+    Result,
+)
 
 STATUS = {
     "vi": {OK: "OK (không đổi)", CHANGED: "ĐÃ THAY ĐỔI", FAILED: "LỖI", UNREACHABLE: "KHÔNG KẾT NỐI",
-           NOT_RUN: "CHƯA CHẠY", PENDING: "chờ", RUNNING: "đang chạy"},
+           NOT_RUN: "CHƯA CHẠY", PENDING: "chờ", RUNNING: "đang chạy", WAITING: "đang chờ"},
     "en": {OK: "ok (unchanged)", CHANGED: "CHANGED", FAILED: "FAILED", UNREACHABLE: "UNREACHABLE",
-           NOT_RUN: "NOT RUN", PENDING: "pending", RUNNING: "running"},
+           NOT_RUN: "NOT RUN", PENDING: "pending", RUNNING: "running", WAITING: "waiting"},
 }
 TEXT = {
     "play": {"vi": "== Bước: {play}", "en": "== Play: {play}"},
@@ -28,8 +41,8 @@ TEXT = {
                       "{not_run} not run{check}"},
     "check": {"vi": " (chạy thử --check: không thay đổi gì)", "en": " (dry run --check: nothing was changed)"},
     "artifacts": {"vi": "Nhật ký chạy: {path}", "en": "Run artifacts: {path}"},
-    "retry": {"vi": "Chạy lại các máy lỗi: wardwatch rollout --retry-failed -i {inv}",
-              "en": "Re-run the failed PCs: wardwatch rollout --retry-failed -i {inv}"},
+    "retry": {"vi": "Chạy lại các máy lỗi: wardwatch rollout --retry-failed -i {inv}{playbook}",
+              "en": "Re-run the failed PCs: wardwatch rollout --retry-failed -i {inv}{playbook}"},
 }
 
 
@@ -93,7 +106,7 @@ class View:
             groups.setdefault(self.names(h), []).append(h)
         return list(groups.items())
 
-    def final(self, result: Result, inventory_arg: str) -> str:
+    def final(self, result: Result, inventory_arg: str, playbook: str = "site") -> str:
         if self.live:
             self.hosts.update(result.hosts)
             self.redraw(force=True)
@@ -117,5 +130,6 @@ class View:
                                                     else "", **counts),
                   TEXT["artifacts"][lang].format(path=result.artifacts)]
         if not result.check and (counts[FAILED] or counts[UNREACHABLE] or counts[NOT_RUN]):
-            lines.append(TEXT["retry"][lang].format(inv=inventory_arg))
+            again = "" if PLAYBOOKS.get(playbook, playbook) == "site.yml" else f" --playbook {shlex.quote(playbook)}"
+            lines.append(TEXT["retry"][lang].format(inv=shlex.quote(str(inventory_arg)), playbook=again))
         return "\n".join(lines) + "\n"

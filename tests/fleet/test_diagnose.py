@@ -257,6 +257,33 @@ def test_agent_missing_is_one_line(sshd):
     assert "wardwatch-agent is not installed on the PC" in one_line(r)
 
 
+def test_a_typo_in_the_pc_s_config_is_one_line(sshd, tmp_path):
+    """The PC's check prints no JSON (the real agent refuses a config with a typo): one line
+    saying so with the agent's own reason, exit 1 (docs/diagnose.md), no traceback."""
+    config = tmp_path / "agent.yml"
+    config.write_text("collectors:\n  hardwar:\n    enabled: true\n")  # the typo: hardwar
+    r = as_root(sshd, "--agent-config", str(config), "-q")
+    assert r.returncode == 1, r.stderr
+    line = one_line(r)
+    assert line.startswith("wardwatch: 127.0.0.1: wardwatch-agent check gave no JSON (exit 2): "), line
+    assert "hardwar" in line and str(config) in line, line
+
+
+@pytest.mark.parametrize(("output", "code"), [("", 0), ("not json at all", 3), ('["a list"]', 0),
+                                               ('{"items": "not a list"}', 1)])
+def test_a_check_without_its_json_is_one_line(sshd, output, code):
+    agent = sshd["root_bin"] / "wardwatch-agent"
+    real = agent.with_name("agent.real")
+    agent.rename(real)
+    try:
+        script(agent, f"printf '%s' '{output}'; exit {code}\n")
+        r = as_root(sshd, "-q")
+    finally:
+        real.rename(agent)
+    assert r.returncode == 1, r.stderr
+    assert f"wardwatch-agent check gave no JSON (exit {code})" in one_line(r)
+
+
 def test_inventory_names_the_pc(sshd, tmp_path):
     inv = tmp_path / "inventory.yml"
     inv.write_text(f"""all:

@@ -191,7 +191,9 @@ def test_rollout_end_to_end(world):
     r, last = rollout(w, inv, "--playbook", "preflight", "--commune", "phuc_xa")
     assert r.returncode == 1
     assert last["pc1"]["status"] == "failed"
-    assert "RAM" in last["pc1"]["reason"] and "1000000000 MiB" in last["pc1"]["reason"], last["pc1"]
+    assert "RAM" in last["pc1"]["reason"] and "< needs 1000000000 MiB" in last["pc1"]["reason"], last["pc1"]
+    assert "cần" not in r.stdout  # --lang en: English only
+    assert "wardwatch rollout --retry-failed -i " + str(inv) + " --playbook preflight" in r.stdout
     assert last["pc2"]["status"] == "ok"
 
     # 7. Uninstall from one PC: its agent stops and its files go; the others keep running.

@@ -8,7 +8,19 @@ import io
 from support import REPO
 
 from fleet.inventory import load_inventory
-from fleet.rollout import CHANGED, FAILED, NOT_RUN, OK, UNREACHABLE, HostState, Result, Tracker
+from fleet.rollout import (
+    CHANGED,
+    FAILED,
+    NOT_RUN,
+    OK,
+    PENDING,
+    RUNNING,
+    UNREACHABLE,
+    WAITING,
+    HostState,
+    Result,
+    Tracker,
+)
 from fleet.rollout_view import View
 
 INV = load_inventory(REPO / "inventory")
@@ -51,9 +63,8 @@ def test_tracker_tells_each_outcome_apart():
         "bd-phucxa-02": (OK, "", ""),
         "bd-trucbach-01": (FAILED, "checksum mismatch", "Download"),
         # reached only the preflight play: its wave never started
-        "bd-trucbach-02": (NOT_RUN, "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)", ""),
-        "hk-hangbac-01": (UNREACHABLE, "hết thời gian kết nối / connection timed out (PC off or link down?)",
-                          "Gathering Facts"),
+        "bd-trucbach-02": (NOT_RUN, "dừng trước đợt của máy này", ""),
+        "hk-hangbac-01": (UNREACHABLE, "hết thời gian kết nối", "Gathering Facts"),
     }
     assert (None, PLAY1) in seen and ("bd-trucbach-01", "failed") in seen
     assert ("bd-trucbach-02", "failed") not in seen  # ignored errors are not failures
@@ -104,3 +115,78 @@ def test_live_view_redraws_grouped_by_commune():
         "  bd-trucbach-01       running          Install the agent",
     ]
     assert len(frames) == 3  # the second drawing moved up over the first and cleared it
+
+
+def test_english_reasons_are_english_only():
+    t = Tracker(hosts("hk-hangbac-01", "bd-trucbach-02"), lambda h, what: None, final_play=PLAY2, lang="en")
+    t(ev("runner_on_unreachable", "hk-hangbac-01", PLAY1, "Gathering Facts",
+         res={"msg": "ssh: connect to host 198.51.100.41 port 22: Connection refused"}))
+    t(ev("runner_on_ok", "bd-trucbach-02", PLAY1))
+    t(ev("playbook_on_stats", dark={"hk-hangbac-01": 1}, processed={"hk-hangbac-01": 1, "bd-trucbach-02": 1}))
+    t.finish()
+    assert t.hosts["hk-hangbac-01"].reason == "connection refused (SSH not running?)"
+    assert t.hosts["bd-trucbach-02"].reason == "stopped before its wave (max_fail_percentage)"
+
+
+# A failed loop as Ansible reports it: the task's msg says only that items failed; each item's
+# own result, in `results`, has the reason (ansible-core: lib/ansible/executor/task_executor.py).
+LOOP_RESULT = {
+    "changed": False, "msg": "One or more items failed",
+    "results": [
+        {"item": "python3-venv", "ansible_loop_var": "item", "changed": False, "failed": False},
+        {"item": "wardwatch-agent.whl", "ansible_loop_var": "item", "failed": True, "changed": False,
+         "msg": "Destination /opt/wardwatch/wheels not writable\nsecond line", "_ansible_item_label":
+         "wardwatch-agent.whl"},
+    ],
+}
+
+
+def test_a_failed_loop_shows_the_failed_items_reason():
+    out = io.StringIO()
+    view = View(INV, "en", out, live=False)
+    t = Tracker(hosts("bd-phucxa-01"), view, final_play=PLAY2, lang="en")
+    t(ev("playbook_on_play_start", play=PLAY2))
+    t(ev("runner_on_failed", "bd-phucxa-01", task="Copy the wheels", res=LOOP_RESULT))
+    t(ev("playbook_on_stats", failures={"bd-phucxa-01": 1}, processed={"bd-phucxa-01": 1}))
+    t.finish()
+    reason = "wardwatch-agent.whl: Destination /opt/wardwatch/wheels not writable"
+    assert t.hosts["bd-phucxa-01"].reason == reason
+    assert f"bd-phucxa-01: FAILED — {reason}" in out.getvalue()  # the live line
+    table = view.final(Result("r", 2, "failed", t.hosts, REPO / "x", False), "inventory")
+    assert f"Copy the wheels: {reason}" in table  # the summary
+    assert "One or more items failed" not in out.getvalue() + table
+
+
+def test_pcs_of_a_later_wave_wait():
+    """Preflight on every PC, then waves of one (serial): a PC not in the running wave is
+    waiting, never 'running' beside the last task it had."""
+    out = io.StringIO()
+    view = View(INV, "vi", out, live=True, min_interval=0)
+    hs = hosts("bd-phucxa-01", "bd-phucxa-02")
+    t = Tracker(hs, view, final_play=PLAY2)
+    t(ev("playbook_on_play_start", play=PLAY1))
+    for n in hs:
+        t(ev("runner_on_start", n, PLAY1, "Measure this PC (Windows)", task_uuid="u-measure"))
+        t(ev("runner_on_skipped", n, PLAY1, "Measure this PC (Windows)", task_uuid="u-measure"))
+    assert {h.status for h in hs.values()} == {RUNNING}
+    t(ev("playbook_on_play_start", play=PLAY2))
+    assert {h.status for h in hs.values()} == {WAITING}
+    t(ev("runner_on_start", "bd-phucxa-01", PLAY2, "Gather the facts", task_uuid="u-gather"))
+    t(ev("runner_on_start", "bd-phucxa-01", PLAY2, "Install the agent", task_uuid="u-install"))
+    assert (hs["bd-phucxa-01"].status, hs["bd-phucxa-02"].status) == (RUNNING, WAITING)
+    last = out.getvalue()[out.getvalue().rfind("\x1b[J") + 3:]
+    assert "  bd-phucxa-02         đang chờ" in [ln.rstrip() for ln in last.splitlines()]
+    # the second wave: the play's tasks start again, for the other PC
+    t(ev("runner_on_start", "bd-phucxa-02", PLAY2, "Gather the facts", task_uuid="u-gather"))
+    assert (hs["bd-phucxa-01"].status, hs["bd-phucxa-02"].status) == (WAITING, RUNNING)
+    assert hs["bd-phucxa-02"].task == "Gather the facts" and hs["bd-phucxa-01"].task == ""
+    assert PENDING not in {h.status for h in hs.values()}
+
+
+def test_retry_hint_names_the_playbook():
+    r = result({"bd-phucxa-02": FAILED})
+    vi = View(INV, "vi", io.StringIO(), live=False)
+    assert "wardwatch rollout --retry-failed -i inventory --playbook preflight" in vi.final(r, "inventory", "preflight")
+    assert "--playbook" not in vi.final(r, "inventory", "site")
+    en = View(INV, "en", io.StringIO(), live=False).final(r, "my inv", "uninstall")
+    assert "wardwatch rollout --retry-failed -i 'my inv' --playbook uninstall" in en
