@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--playbooks", type=Path, default=None, help="playbooks directory (default: this wardwatch's)")
     p.add_argument("--vault-password-file", type=Path, metavar="FILE",
                    help="decrypt the inventory's ansible-vault secrets (group_vars/*/vault.yml) with this file")
+    p.add_argument("--known-hosts", type=Path, default=None, metavar="FILE",
+                   help="the PCs' SSH host keys, recorded by 'wardwatch inventory hostkeys' "
+                        "(default: $WARDWATCH_KNOWN_HOSTS or ~/.config/wardwatch/known_hosts)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
                    help="redraw the progress in place (default: when the output is a terminal)")
@@ -82,6 +85,8 @@ def rollout_cmd(args: argparse.Namespace) -> int:
         serial=args.serial, max_fail_percentage=args.max_fail_percentage, ssh_retries=args.ssh_retries,
         playbooks_dir=Path(playbooks), state_dir=args.state_dir or rollout.default_state_dir(), limit=args.limit,
         vault_password_file=args.vault_password_file)
+    if args.known_hosts is not None:
+        opts.known_hosts = args.known_hosts
     if args.vault_password_file is not None and not args.vault_password_file.is_file():
         raise FleetError(f"--vault-password-file: {args.vault_password_file}: no such file / không có tệp này",
                          EXIT_USAGE)
