@@ -19,7 +19,7 @@ ENV = {**os.environ, "ANSIBLE_ROLES_PATH": str(PLAYBOOKS / "roles"), "ANSIBLE_NO
        "ANSIBLE_RETRY_FILES_ENABLED": "0"}
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "preflight.yml", "uninstall.yml"])
+@pytest.mark.parametrize("playbook", ["site.yml", "preflight.yml", "uninstall.yml", "fix.yml"])
 def test_syntax(playbook):
     r = subprocess.run([need("ansible-playbook"), "--syntax-check", "-i", str(REPO / "inventory"),
                         str(PLAYBOOKS / playbook)], capture_output=True, text=True, env=ENV, timeout=120)
@@ -40,7 +40,7 @@ def test_windows_modules_resolve():
 
 def test_ansible_lint_production_profile():
     r = subprocess.run([need("ansible-lint"), "--profile", "production", "--nocolor", "site.yml", "preflight.yml",
-                        "uninstall.yml", "roles"], cwd=PLAYBOOKS, capture_output=True, text=True, env=ENV,
+                        "uninstall.yml", "fix.yml", "roles"], cwd=PLAYBOOKS, capture_output=True, text=True, env=ENV,
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Profile 'production' was required, and it passed" in r.stdout + r.stderr
