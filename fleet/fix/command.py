@@ -65,6 +65,7 @@ STATUS = {
     "failed": {"vi": "LỖI", "en": "FAILED"},
     "unreachable": {"vi": "KHÔNG KẾT NỐI ĐƯỢC", "en": "UNREACHABLE"},
     "not_run": {"vi": "không chạy", "en": "not run"},
+    "dry_run": {"vi": "chạy thử xong", "en": "dry run done"},
 }
 
 EPILOG = f"""\
@@ -282,7 +283,8 @@ def fix_cmd(args: argparse.Namespace) -> int:
     for n in names:
         h = result.hosts.get(n) or rollout.HostState(n)
         reason = f" — {h.reason}" if h.reason else ""
-        print(_t("result", lang, host=n, status=STATUS.get(h.status, {}).get(lang, h.status), reason=reason))
+        status = "dry_run" if args.check and h.status in rollout.DONE_WELL else h.status
+        print(_t("result", lang, host=n, status=STATUS.get(status, {}).get(lang, status), reason=reason))
         if n in changes:
             print(_t("would" if args.check else "changes", lang, host=n,
                      changes="; ".join(changes[n]) or _t("nothing", lang)))
