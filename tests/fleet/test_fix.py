@@ -270,3 +270,30 @@ def test_the_role_allows_exactly_the_commands_actions_on_both_platforms():
     for action in ACTIONS:
         for platform in ("linux", "windows"):
             assert (ROLE / "tasks" / f"{action.replace('-', '_')}_{platform}.yml").is_file()
+
+
+def test_each_runbook_names_the_exact_fix_command():
+    """The runbook of every alert an action answers names `wardwatch fix <instance> ACTION`, which the
+    command accepts as written (the runbooks' PC is the alert's `instance`: the inventory name)."""
+    import re
+
+    from fleet.cli import build_parser
+    from fleet.fix.command import parse_words
+
+    for action in ACTIONS.values():
+        assert action.alerts, action.name
+        for alert in action.alerts:
+            text = (REPO / "alerts" / "runbooks" / f"{alert}.md").read_text()
+            wanted = f"wardwatch fix <instance> {action.name}" if alert != "NoWorkingPrinter" \
+                else f"wardwatch fix <pc> {action.name}"
+            if alert == "NoWorkingPrinter" and not action.takes_printer:
+                continue
+            commands = re.findall(r"`(wardwatch fix [^`]+)`", text)
+            mine = [c for c in commands if c.startswith(wanted)]
+            assert mine, f"{alert}.md does not name {wanted}"
+            for c in mine:
+                if action.takes_printer:
+                    assert c.endswith("--printer <printer>"), c
+                args = build_parser().parse_args(c.replace("<instance>", "pc1").replace("<pc>", "pc1")
+                                                 .replace("<printer>", "Mot_Cua").split()[1:])
+                assert parse_words(args)[1] is action
