@@ -277,7 +277,12 @@ def fix_cmd(args: argparse.Namespace) -> int:
         print(_t("declined", lang))
         return EXIT_FAIL
 
-    result = run_action(inv, names, action, args, state_dir, known_hosts, playbooks)
+    try:
+        result = run_action(inv, names, action, args, state_dir, known_hosts, playbooks)
+    except FleetError as e:  # Ansible stopped before any PC ran (a playbook or inventory error): logged too
+        for n in names:
+            audit.append(state_dir, entry(inv.host(n), action, args, "error", str(e), [], "", before[n], None, None))
+        raise
     changes = changes_by_host(result.artifacts)
     code = result.exit_code
     for n in names:
@@ -303,13 +308,18 @@ def fix_cmd(args: argparse.Namespace) -> int:
                 solved = False
                 print(_t("still", lang, host=n, problems="; ".join(after.problems)))
                 code = max(code, EXIT_FAIL)
-        host = inv.host(n)
-        audit.append(state_dir, {
-            "at": audit.now(), "who": audit.who(), "host": n, "district": host.district, "commune": host.commune,
-            "action": action.name,
-            "options": {"printer": args.printer, "check": args.check, "commune": args.commune or "",
-                        "yes": args.yes},
-            "result": h.status, "reason": h.reason, "changes": changes.get(n, []), "run": result.ident,
-            "before": before[n].to_json(), "after": after.to_json() if after else None, "solved": solved,
-        })
+        audit.append(state_dir, entry(inv.host(n), action, args, h.status, h.reason, changes.get(n, []),
+                                      result.ident, before[n], after, solved))
     return code
+
+
+def entry(host: Host, action: Action, args: argparse.Namespace, result: str, reason: str, changes: list[str],
+          run: str, before: Verdict, after: Verdict | None, solved: bool | None) -> dict[str, Any]:
+    """One audit line: only these fields, never an inventory variable."""
+    return {
+        "at": audit.now(), "who": audit.who(), "host": host.name, "district": host.district,
+        "commune": host.commune, "action": action.name,
+        "options": {"printer": args.printer, "check": args.check, "commune": args.commune or "", "yes": args.yes},
+        "result": result, "reason": reason, "changes": changes, "run": run,
+        "before": before.to_json(), "after": after.to_json() if after else None, "solved": solved,
+    }

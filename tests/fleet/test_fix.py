@@ -244,6 +244,46 @@ def test_resume_prints_the_stuck_job_and_leaves_no_stuck_queue(world):
     assert jobs(world, OTHER) == []
 
 
+def test_the_confirmation_names_the_pc_and_the_action_and_no_keeps_everything(world):
+    break_queue(world, OTHER)
+
+    def answer(text: str) -> subprocess.CompletedProcess:
+        master, slave = os.openpty()  # a terminal for stdin: the command asks
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "fleet", "fix", "pc1", "printer-resume", "--printer", OTHER,
+                                     "-i", str(world["inv"]), "--lang", "en", "--state-dir", str(world["state"]),
+                                     "--known-hosts", str(world["known"])], cwd=REPO, stdin=slave,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            os.write(master, text.encode())
+            out, err = proc.communicate(timeout=300)
+        finally:
+            os.close(master)
+            os.close(slave)
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    n = len(audit(world))
+    r = answer("n\n")
+    assert f"Run 'printer-resume' (printer {OTHER}) on pc1? [y/N]" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 1 and "Cancelled, nothing changed." in r.stdout
+    assert paused(world, OTHER) and len(jobs(world, OTHER)) == 1 and len(audit(world)) == n
+    r = answer("y\n")
+    assert r.returncode == 0 and "pc1: FIXED" in r.stdout, r.stdout + r.stderr
+    assert not paused(world, OTHER)
+
+
+def test_a_commune_is_refused_whole_when_one_pc_has_a_changed_key(world):
+    break_queue(world, OTHER)
+    try:
+        r = fix(world, "--commune", "phuc_xa", "printer-resume", "--yes")
+        assert r.returncode == 4
+        assert "pc2" in one_error(r) and "HAS CHANGED" in one_error(r)
+        assert "2 PCs: pc1, pc2" in r.stdout
+        assert paused(world, OTHER)  # pc1 untouched too
+    finally:
+        world["cups"].run("cancel", "-a", OTHER)
+        world["cups"].run("cupsenable", OTHER)
+
+
 def test_the_audit_log_has_one_line_per_action_and_no_secret(world):
     entries = audit(world)
     assert entries and all(set(e) >= {"at", "who", "host", "action", "options", "result", "before", "after"}
