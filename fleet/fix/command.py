@@ -57,8 +57,10 @@ TEXT = {
               "en": "{host}: NOT FIXED — the agent still reports: {problems}"},
     "no_after": {"vi": "{host}: không biết đã hết lỗi chưa: {why}",
                  "en": "{host}: cannot tell whether it is fixed: {why}"},
+    "history_verdicts": {"vi": "trước {before} → sau {after}", "en": "before {before} → after {after}"},
     "history_none": {"vi": "Chưa có hành động nào trong nhật ký ({path}).", "en": "No action logged yet ({path})."},
 }
+SOLVED = {True: {"vi": "đã hết lỗi", "en": "fixed"}, False: {"vi": "CHƯA hết lỗi", "en": "NOT fixed"}}
 STATUS = {
     "ok": {"vi": "xong, không cần thay đổi", "en": "done, nothing needed changing"},
     "changed": {"vi": "xong, đã thay đổi", "en": "done, changed"},
@@ -240,9 +242,10 @@ def history(args: argparse.Namespace, state_dir: Path) -> int:
                 return "?"
             return "OK" if v["ok"] else f"FAIL({len(v.get('problems') or [])})"
 
-        solved = {True: "fixed", False: "NOT fixed", None: "-"}.get(e.get("solved"), "-")
+        solved = SOLVED.get(e.get("solved"), {}).get(args.lang, "-")
         print(f"{e.get('at', '?')}  {e.get('who', '?')}  {e.get('host', '?')}  {what}  {e.get('result', '?')}  "
-              f"before {brief(e.get('before'))} → after {brief(e.get('after'))}  {solved}")
+              f"{_t('history_verdicts', args.lang, before=brief(e.get('before')), after=brief(e.get('after')))}  "
+              f"{solved}")
     return EXIT_OK
 
 

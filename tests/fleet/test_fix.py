@@ -292,8 +292,8 @@ def test_the_audit_log_has_one_line_per_action_and_no_secret(world):
     for path in world["state"].rglob("*"):  # the log, and the runs' artifacts
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace"), path
-    r = subprocess.run([sys.executable, "-m", "fleet", "fix", "--history", "--limit", "2", "--state-dir",
-                        str(world["state"])], cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "fleet", "fix", "--history", "--limit", "2", "--lang", "en",
+                        "--state-dir", str(world["state"])], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and all("pc1" in x for x in lines)
