@@ -28,7 +28,7 @@ from support import REPO, free_port, need, process
 from fleet.fix.actions import ACTIONS
 
 SECRET = f"push-secret-{os.getpid()}-do-not-log"
-QUEUE, OTHER = "Mot_Cua", "Ke_Toan"
+QUEUE, OTHER = "Mot-Cua-1", "Ke_Toan"  # a name like a job id ("QUEUE-JOBID") on purpose
 ROLE = REPO / "playbooks" / "roles" / "fix"
 
 
