@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -289,6 +290,9 @@ def test_the_audit_log_has_one_line_per_action_and_no_secret(world):
     assert entries and all(set(e) >= {"at", "who", "host", "action", "options", "result", "before", "after"}
                            for e in entries)
     assert all(e["at"].endswith("Z") for e in entries)
+    runs = [e["run"] for e in entries]
+    assert len(runs) == len(set(runs))  # one line per action run (one PC each here)
+    assert stat.S_IMODE((world["state"] / "fix.jsonl").stat().st_mode) == 0o600
     for path in world["state"].rglob("*"):  # the log, and the runs' artifacts
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace"), path
