@@ -360,7 +360,8 @@ def test_notification_text_is_bilingual(tmp_path):
                                         "summary_vi": "Máy in HP_M404 lỗi: paused",
                                         "summary_en": "Printer HP_M404 has a problem: paused",
                                         "description_vi": "Mô tả", "description_en": "Description",
-                                        "runbook_url": "https://x/PrinterProblem.md"}},
+                                        "runbook_url": "https://x/PrinterProblem.md",
+                                        "fix_command": "wardwatch fix tl-pc01 printer-resume --printer HP_M404"}},
                        # An alert of another rule set (node-mixin's), with the conventional annotations only.
                        {"status": "firing", "startsAt": "2024-05-02T01:31:00Z", "endsAt": "0001-01-01T00:00:00Z",
                         "labels": {"alertname": "NodeClockNotSynchronising", "district": "ba_vi",
@@ -376,7 +377,8 @@ def test_notification_text_is_bilingual(tmp_path):
     subject, _, body = r.stdout.partition("\n")
     assert subject == "[2 CẢNH BÁO / ALERTS] tan_linh, ba_vi: Máy in HP_M404 lỗi: paused"
     for text in ("- Máy in HP_M404 lỗi: paused\n  Printer HP_M404 has a problem: paused\n  Mô tả\n  Description\n"
-                 "  Hướng dẫn / Runbook: https://x/PrinterProblem.md\n", "Thiết bị / Device: HP_M404",
+                 "  Hướng dẫn / Runbook: https://x/PrinterProblem.md\n"
+                 "  Sửa / Fix: wardwatch fix tl-pc01 printer-resume --printer HP_M404\n", "Thiết bị / Device: HP_M404",
                  "2024-05-02 08:30 (giờ Việt Nam / ICT, UTC+7)",
                  "- Clock not synchronising.\n  Clock at tl-pc02 is not synchronising.\n"
                  "  Mức / Severity: warning · Máy / PC: tl-pc02\n"):
