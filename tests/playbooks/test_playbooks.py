@@ -60,6 +60,7 @@ def run_role(tmp: Path, role: str, variables: dict) -> subprocess.CompletedProce
     ("wardwatch_agent", {"wardwatch_agent_port": "many"}, "wardwatch_agent_port"),
     ("virtual_client", {"virtual_client_kind": "anydesk"}, "virtual_client_kind"),
     ("preflight", {"preflight_min_spec": {"min_memory_mb": "lots"}}, "min_memory_mb"),
+    ("fix", {"fix_action": "shell"}, "fix_action"),  # the allow-list holds even when Ansible is run by hand
 ])
 def test_argument_specs_reject_bad_variables(tmp_path, role, variables, complaint):
     r = run_role(tmp_path, role, variables)
