@@ -285,6 +285,15 @@ def test_a_commune_is_refused_whole_when_one_pc_has_a_changed_key(world):
         world["cups"].run("cupsenable", OTHER)
 
 
+def test_a_failed_action_says_so_and_is_audited(world):
+    """No systemd on these PCs: restarting the agent's unit fails, and nothing claims it is fixed."""
+    r = fix(world, "pc1", "agent-restart", "--yes")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "pc1: run: FAILED" in r.stdout and "FIXED" not in r.stdout
+    last = audit(world)[-1]
+    assert (last["action"], last["result"], last["after"], last["solved"]) == ("agent-restart", "failed", None, None)
+
+
 def test_the_audit_log_has_one_line_per_action_and_no_secret(world):
     entries = audit(world)
     assert entries and all(set(e) >= {"at", "who", "host", "action", "options", "result", "before", "after"}
@@ -301,7 +310,8 @@ def test_the_audit_log_has_one_line_per_action_and_no_secret(world):
     assert r.returncode == 0
     lines = r.stdout.splitlines()
     assert len(lines) == 2 and all("pc1" in x for x in lines)
-    assert "printer-resume" in lines[-1] and "fixed" in lines[-1]
+    assert "agent-restart" in lines[-1] and "failed" in lines[-1]
+    assert "printer-resume" in lines[-2] and lines[-2].endswith("fixed")
 
 
 # --- the role ------------------------------------------------------------------------------
