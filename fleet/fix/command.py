@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,9 @@ from fleet.inventory_cmd import default_inventory
 
 PLAYBOOK = "fix.yml"
 CHANGES_TASK = "Report the changes"  # the fix role's last task: its message lists what changed
+# A queue name as CUPS and the fix role (playbooks/roles/fix/tasks/main.yml) take it:
+# no space, '/' or '#', and not an option.
+PRINTER_NAME = re.compile(r"^[^-\s/#][^\s/#]*$")
 YES = ("y", "yes", "c", "co", "có")
 
 TEXT = {
@@ -34,6 +39,9 @@ TEXT = {
     "commune_yes": {"vi": "--commune chạy trên mọi máy của xã: cần thêm --yes",
                     "en": "--commune acts on every PC of the commune: it needs --yes too"},
     "printer": {"vi": "--printer chỉ dùng với {actions}", "en": "--printer goes with {actions} only"},
+    "printer_name": {"vi": "--printer {name!r}: không phải tên hàng đợi in (không dấu cách, '/', '#', "
+                           "không bắt đầu bằng '-')",
+                     "en": "--printer {name!r}: not a print queue name (no space, '/' or '#', not starting with '-')"},
     "no_tty": {"vi": "cần xác nhận nhưng không có bàn phím (stdin không phải terminal): thêm --yes nếu chắc chắn",
                "en": "confirmation needed but stdin is not a terminal: add --yes if you are sure"},
     "confirm": {"vi": "Chạy '{action}'{printer} trên {pcs}? [c/K] ", "en": "Run '{action}'{printer} on {pcs}? [y/N] "},
@@ -139,6 +147,8 @@ def parse_words(args: argparse.Namespace) -> tuple[str | None, Action]:
     if args.printer and not action.takes_printer:
         raise FleetError(_t("printer", args.lang, actions=", ".join(a for a in ACTIONS if ACTIONS[a].takes_printer)),
                          EXIT_USAGE)
+    if args.printer and not PRINTER_NAME.match(args.printer):
+        raise FleetError(_t("printer_name", args.lang, name=args.printer), EXIT_USAGE)
     if args.commune and not args.yes:
         raise FleetError(_t("commune_yes", args.lang), EXIT_USAGE)
     return (None if args.commune else words[0]), action
@@ -168,7 +178,7 @@ def ask_agent(h: Host, action: Action, args: argparse.Namespace, known_hosts: Pa
     identity = args.identity or h.vars.get("ansible_ssh_private_key_file")
     try:
         d = diagnose(target_of(h), known_hosts=known_hosts, accept_new=False,
-                     identity=str(identity) if identity else None, timeout=args.timeout,
+                     identity=os.path.expanduser(str(identity)) if identity else None, timeout=args.timeout,
                      command_timeout=args.check_timeout, lang=args.lang, log_lines=0,
                      agent_config=agent_config_of(h, args.agent_config))
     except FleetError as e:

@@ -143,6 +143,7 @@ def test_an_action_outside_the_list_is_refused(world):
     ["--commune", "phuc_xa", "printer-resume"],         # a commune without --yes
     ["pc1", "spooler-restart", "--printer", QUEUE],     # --printer with an action that takes none
     ["pc9", "printer-resume", "--yes"],                 # not a PC of the inventory
+    ["pc1", "printer-resume", "--printer=-a", "--yes"],  # not a queue name (an option to cupsenable)
 ])
 def test_bad_input_is_one_line_and_exit_2(world, args):
     r = fix(world, *args)
