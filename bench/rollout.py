@@ -48,7 +48,7 @@ def one_run(tmp: Path, names: list[str], cache_url: str, deb: Path, forks: int, 
         times = []
         for _ in range(runs):
             opts = rollout.Options(inventory=inv_path, forks=forks, serial=["100%"], ssh_retries=0,
-                                   state_dir=tmp / "state")
+                                   state_dir=tmp / "state", known_hosts=f.known_hosts)
             t0 = time.perf_counter()
             result = rollout.run(opts, inv)
             times.append(time.perf_counter() - t0)

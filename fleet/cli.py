@@ -36,9 +36,10 @@ def _commands() -> list:
     """The explicit list of subcommand modules (each has register(subparsers))."""
     from fleet import diagnose_cmd, inventory_cmd, readiness_cmd, rollout_cmd
     from fleet.cache import cmd as cache_cmd
+    from fleet.fix import command as fix_cmd
     from fleet.report import cmd as report_cmd
 
-    return [inventory_cmd, rollout_cmd, readiness_cmd, diagnose_cmd, report_cmd, cache_cmd]
+    return [inventory_cmd, rollout_cmd, readiness_cmd, diagnose_cmd, fix_cmd, report_cmd, cache_cmd]
 
 
 def main(argv: list[str] | None = None) -> int:

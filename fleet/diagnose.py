@@ -46,16 +46,17 @@ MAX_OUTPUT = 4 * 2**20
 
 MESSAGES: dict[str, dict[str, str]] = {
     "unknown_key": {
-        "vi": "khóa máy chủ của {host} chưa có trong {known_hosts} ({key}): hãy đối chiếu dấu vân tay, "
-              "rồi chạy lại với --accept-new để ghi nhận",
-        "en": "host key of {host} is not in {known_hosts} ({key}): check the fingerprint, then run again with "
-              "--accept-new to record it"},
+        "vi": "khóa máy chủ của {host} chưa được ghi nhận trong {known_hosts} ({key}): chạy wardwatch inventory "
+              "hostkeys (hoặc đối chiếu dấu vân tay rồi chạy lại với --accept-new)",
+        "en": "host key of {host} is not enrolled yet in {known_hosts} ({key}): run wardwatch inventory hostkeys "
+              "(or check the fingerprint, then run again with --accept-new)"},
     "changed_key": {
         "vi": "KHÓA MÁY CHỦ CỦA {host} ĐÃ THAY ĐỔI: {known_hosts} ghi {expected}, máy trả về {got}; có thể bị "
-              "giả mạo (man-in-the-middle). Nếu máy vừa cài lại, xóa khóa cũ: ssh-keygen -R '{name}' -f {known_hosts}",
+              "giả mạo (man-in-the-middle). Nếu máy vừa cài lại, đối chiếu trên máy rồi xóa khóa cũ: "
+              "ssh-keygen -R '{name}' -f {known_hosts} và chạy wardwatch inventory hostkeys",
         "en": "HOST KEY OF {host} HAS CHANGED: {known_hosts} has {expected}, the host sent {got}; this may be a "
               "man-in-the-middle. If the PC was reinstalled, remove the old key: "
-              "ssh-keygen -R '{name}' -f {known_hosts}"},
+              "ssh-keygen -R '{name}' -f {known_hosts} and run wardwatch inventory hostkeys"},
     "auth": {"vi": "đăng nhập {user}@{host} thất bại: sai mật khẩu hoặc khóa ({how})",
              "en": "authentication of {user}@{host} failed: wrong password or key ({how})"},
     "timeout": {"vi": "{host}: không trả lời sau {timeout:g} giây", "en": "{host}: no answer within {timeout:g} s"},

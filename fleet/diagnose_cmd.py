@@ -11,6 +11,7 @@ from typing import Any
 from agent.report import INFO, PASS, STATUS
 from fleet.diagnose import LINUX_LOG_FILE, Diagnosis, diagnose, resolve_target
 from fleet.errors import EXIT_FAIL, EXIT_OK
+from fleet.hostkeys.known_hosts import default_known_hosts
 
 TEXT = {
     "title": {"vi": "wardwatch — chẩn đoán máy {host} ({address}:{port}, người dùng {user})",
@@ -126,8 +127,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--identity", metavar="KEY", help="private key file")
     p.add_argument("--password-env", metavar="VAR",
                    help="name of an environment variable holding the password (or the key's passphrase)")
-    p.add_argument("--known-hosts", metavar="FILE", default=os.path.expanduser("~/.ssh/known_hosts"),
-                   help="known_hosts file (default ~/.ssh/known_hosts)")
+    p.add_argument("--known-hosts", metavar="FILE", default=None,
+                   help="the PCs' SSH host keys, recorded by 'wardwatch inventory hostkeys' "
+                        "(default: $WARDWATCH_KNOWN_HOSTS or ~/.config/wardwatch/known_hosts)")
     p.add_argument("--accept-new", action="store_true",
                    help="accept and record the key of a host not yet in known_hosts (a changed key is always "
                         "refused)")
@@ -149,7 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     lang = args.lang
     target = resolve_target(args.host, args.inventory, args.user, args.port, lang)
-    known_hosts = Path(args.known_hosts)
+    known_hosts = Path(args.known_hosts) if args.known_hosts else default_known_hosts()
 
     def progress(step: str) -> None:
         if not args.quiet:

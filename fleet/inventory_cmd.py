@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_common(targets)
     targets.add_argument("--out", required=True, metavar="DIR", help="directory Prometheus' file_sd_configs reads")
     targets.set_defaults(func=targets_cmd)
+    from fleet.hostkeys import command as hostkeys_command
+
+    hostkeys_command.register(sub)
 
 
 def check_cmd(args: argparse.Namespace) -> int:

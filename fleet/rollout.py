@@ -12,12 +12,15 @@ can run again only the hosts that failed, were unreachable or were not reached
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import json
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +31,8 @@ import yaml
 from agent.files import write_atomic
 from fleet import selection
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
+from fleet.hostkeys import openssh
+from fleet.hostkeys.known_hosts import default_known_hosts
 from fleet.inventory import Inventory, default_playbooks_dir
 
 OK, CHANGED, FAILED, UNREACHABLE, NOT_RUN, RUNNING, PENDING, WAITING = (
@@ -77,6 +82,7 @@ class Options:
     vault_password_file: Path | None = None  # for group_vars/*/vault.yml encrypted with ansible-vault
     lang: str = "vi"                        # of the reasons recorded and shown (vi or en, never both)
     ansible_hosts: selection.AnsibleHosts | None = None  # Ansible's view of the inventory, if already loaded
+    known_hosts: Path = field(default_factory=default_known_hosts)  # the PCs' host keys (inventory hostkeys)
 
 
 @dataclass
@@ -112,10 +118,8 @@ def _first_line(text: Any, limit: int = 300) -> str:
     return line[:limit]
 
 
-# What SSH says, in words an operator can act on.
+# What SSH says, in words an operator can act on (host keys: fleet/hostkeys/openssh.py).
 SSH_REASONS = (
-    ("REMOTE HOST IDENTIFICATION HAS CHANGED", "khóa máy đã đổi / host key changed (known_hosts)"),
-    ("Host key verification failed", "khóa máy không khớp / host key verification failed"),
     ("Connection refused", "máy từ chối kết nối / connection refused (SSH not running?)"),
     ("Connection timed out", "hết thời gian kết nối / connection timed out (PC off or link down?)"),
     ("No route to host", "không có đường tới máy / no route to host"),
@@ -147,6 +151,9 @@ def failure_reason(res: dict[str, Any], lang: str = "vi") -> str:
     """The most telling line of a failed task's result; for a loop, the first failed item's own
     reason (the task's msg is only "One or more items failed")."""
     text = " ".join(str(res.get(k) or "") for k in ("msg", "stderr", "module_stderr"))
+    host_key = openssh.explain(text)
+    if host_key:
+        return in_lang(host_key, lang)
     for needle, reason in SSH_REASONS:
         if needle in text:
             return in_lang(reason, lang)
@@ -311,6 +318,27 @@ def scrub_artifacts(artifact_dir: Path) -> None:
         f.unlink(missing_ok=True)
 
 
+def ssh_args(known_hosts: Path) -> str:
+    """Ansible's default ssh_args, and the host keys checked strictly against wardwatch's known_hosts
+    only (the one `wardwatch inventory hostkeys` fills and diagnose reads). Put first, these win over
+    any UserKnownHostsFile in the inventory's ansible_ssh_common_args (ssh keeps an option's first value)."""
+    path = str(known_hosts.expanduser().resolve())
+    if '"' in path:
+        raise FleetError(f"--known-hosts: {path}: a path with a double quote cannot be given to ssh", EXIT_USAGE)
+    path = path.replace("%", "%%")  # ssh expands %-tokens in UserKnownHostsFile
+    return " ".join(["-C", "-o", "ControlMaster=auto", "-o", "ControlPersist=60s",
+                     "-o", shlex.quote(f'UserKnownHostsFile="{path}"'), "-o", "GlobalKnownHostsFile=/dev/null",
+                     "-o", "StrictHostKeyChecking=yes"])
+
+
+def control_path_dir() -> str:
+    """A short private directory for this run's SSH master connections (removed at exit): a master left
+    by an earlier run is never reused, so every run checks the host keys in known_hosts as they are now."""
+    path = tempfile.mkdtemp(prefix="wardwatch-ssh-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
 def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:
     try:
         import ansible_runner  # the operators' extra: imported only where a rollout runs
@@ -371,6 +399,8 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
     envvars = {
         "ANSIBLE_ROLES_PATH": str(opts.playbooks_dir / "roles"),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_ARGS": ssh_args(opts.known_hosts),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": control_path_dir(),
         "ANSIBLE_SSH_RETRIES": str(opts.ssh_retries),
         "ANSIBLE_TIMEOUT": str(opts.timeout),
         "ANSIBLE_PIPELINING": "True",

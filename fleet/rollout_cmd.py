@@ -80,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="playbooks directory (default: $WARDWATCH_PLAYBOOKS, else those shipped with this wardwatch)")
     p.add_argument("--vault-password-file", type=Path, metavar="FILE",
                    help="decrypt the inventory's ansible-vault secrets (group_vars/*/vault.yml) with this file")
+    p.add_argument("--known-hosts", type=Path, default=None, metavar="FILE",
+                   help="the PCs' SSH host keys, recorded by 'wardwatch inventory hostkeys' "
+                        "(default: $WARDWATCH_KNOWN_HOSTS or ~/.config/wardwatch/known_hosts)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi")
     p.add_argument("--live", action=argparse.BooleanOptionalAction, default=None,
                    help="redraw the progress in place (default: when the output is a terminal)")
@@ -102,6 +105,8 @@ def rollout_cmd(args: argparse.Namespace) -> int:
         playbooks_dir=Path(playbooks), state_dir=args.state_dir or rollout.default_state_dir(),
         vault_password_file=args.vault_password_file, lang=args.lang,
         extravars={"wardwatch_uninstall_client": True} if args.uninstall_client else {})
+    if args.known_hosts is not None:
+        opts.known_hosts = args.known_hosts
     retry = None
     if args.retry_failed:
         retry = tuple(rollout.Store(rollout.run_dir(opts.state_dir, opts.inventory)).to_retry())

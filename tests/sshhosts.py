@@ -2,9 +2,9 @@
 address and port, each with its own host key and install root.
 
 The test generates the host keys and a client key, writes a known_hosts with the
-hosts' real keys (so StrictHostKeyChecking can stay on), and can give a host a
-key that does not match (a PC whose key changed) or an address where nothing
-listens (a PC that is off).
+hosts' real keys (so StrictHostKeyChecking can stay on; `wardwatch rollout
+--known-hosts` reads it), and can give a host a key that does not match (a PC whose
+key changed) or an address where nothing listens (a PC that is off).
 """
 
 from __future__ import annotations
@@ -169,7 +169,6 @@ def inventory(f: Fleet, path: Path, *, communes: dict[str, list[str]], group_var
             "ansible_user": "root",
             "ansible_python_interpreter": "/usr/bin/python3",
             "ansible_ssh_private_key_file": str(f.client_key),
-            "ansible_ssh_common_args": f"-o UserKnownHostsFile={f.known_hosts} -o StrictHostKeyChecking=yes",
             **(group_vars or {}),
         },
         "children": {"district_test": {"vars": {"wardwatch_district_name": "Quận Thử"}, "children": children}},

@@ -231,8 +231,8 @@ def test_unknown_host_key_needs_accept_new_which_records_it(sshd, tmp_path):
     r = wardwatch(*args)
     assert r.returncode == 4
     line = one_line(r)
-    assert f"host key of 127.0.0.1:{sshd['port']} is not in {known} (ssh-ed25519 {fp})" in line
-    assert "--accept-new" in line and not known.exists()
+    assert f"host key of 127.0.0.1:{sshd['port']} is not enrolled yet in {known} (ssh-ed25519 {fp})" in line
+    assert "run wardwatch inventory hostkeys" in line and "--accept-new" in line and not known.exists()
     r = wardwatch(*args, "--accept-new")
     assert r.returncode in (0, 1), r.stderr
     assert f"Host key: ssh-ed25519 {fp} (NEW, just recorded in {known})" in r.stdout

@@ -72,7 +72,8 @@ def test_the_wheel_carries_the_playbooks_and_only_ansible_core(installed):
     assert module.parent == site / "fleet"
     assert playbooks == site / "fleet" / "playbooks"
     for f in ("site.yml", "preflight.yml", "uninstall.yml", "roles/wardwatch_agent/meta/argument_specs.yml",
-              "roles/wardwatch_agent/templates/wardwatch-agent.service.j2", "roles/preflight/templates/reasons.j2"):
+              "roles/wardwatch_agent/templates/wardwatch-agent.service.j2", "roles/preflight/templates/reasons.j2",
+              "fix.yml", "roles/fix/meta/argument_specs.yml", "roles/fix/tasks/printer_resume_windows.yml"):
         assert (playbooks / f).is_file(), f
     # the fleet extra is ansible-core alone: no collection is installed, Windows ones included
     assert not list(site.glob("ansible_collections/ansible/windows"))

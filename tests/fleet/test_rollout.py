@@ -88,7 +88,7 @@ def write_inventory(w, host_vars=None) -> Path:
 
 def rollout(w, inv: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     r = wardwatch("rollout", "-i", str(inv), "--state-dir", str(w["state"]), "--ssh-retries", "0", "--lang", "en",
-                  "--no-live", *args)
+                  "--no-live", "--known-hosts", str(w["fleet"].known_hosts), *args)
     return r, last_results(w, inv)
 
 
@@ -140,7 +140,7 @@ def test_rollout_end_to_end(world):
     status = {n: last[n]["status"] for n in NAMES}
     assert status == {"pc1": "changed", "pc2": "failed", "pc3": "not_run", "pc4": "unreachable",
                       "pc5": "unreachable"}, r.stdout
-    assert "host key" in last["pc4"]["reason"]
+    assert "HOST KEY CHANGED" in last["pc4"]["reason"], last["pc4"]
     assert "connection refused" in last["pc5"]["reason"]
     assert "checksum" in last["pc2"]["reason"].lower() or "sha256" in last["pc2"]["reason"].lower(), last["pc2"]
     rows = table(r.stdout)

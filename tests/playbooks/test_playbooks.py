@@ -19,7 +19,7 @@ ENV = {**os.environ, "ANSIBLE_ROLES_PATH": str(PLAYBOOKS / "roles"), "ANSIBLE_NO
        "ANSIBLE_RETRY_FILES_ENABLED": "0"}
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "preflight.yml", "uninstall.yml"])
+@pytest.mark.parametrize("playbook", ["site.yml", "preflight.yml", "uninstall.yml", "fix.yml"])
 def test_syntax(playbook):
     r = subprocess.run([need("ansible-playbook"), "--syntax-check", "-i", str(REPO / "inventory"),
                         str(PLAYBOOKS / playbook)], capture_output=True, text=True, env=ENV, timeout=120)
@@ -40,7 +40,7 @@ def test_windows_modules_resolve():
 
 def test_ansible_lint_production_profile():
     r = subprocess.run([need("ansible-lint"), "--profile", "production", "--nocolor", "site.yml", "preflight.yml",
-                        "uninstall.yml", "roles"], cwd=PLAYBOOKS, capture_output=True, text=True, env=ENV,
+                        "uninstall.yml", "fix.yml", "roles"], cwd=PLAYBOOKS, capture_output=True, text=True, env=ENV,
                        timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Profile 'production' was required, and it passed" in r.stdout + r.stderr
@@ -60,6 +60,7 @@ def run_role(tmp: Path, role: str, variables: dict) -> subprocess.CompletedProce
     ("wardwatch_agent", {"wardwatch_agent_port": "many"}, "wardwatch_agent_port"),
     ("virtual_client", {"virtual_client_kind": "anydesk"}, "virtual_client_kind"),
     ("preflight", {"preflight_min_spec": {"min_memory_mb": "lots"}}, "min_memory_mb"),
+    ("fix", {"fix_action": "shell"}, "fix_action"),  # the allow-list holds even when Ansible is run by hand
 ])
 def test_argument_specs_reject_bad_variables(tmp_path, role, variables, complaint):
     r = run_role(tmp_path, role, variables)
