@@ -8,7 +8,6 @@ import contextlib
 import functools
 import hashlib
 import http.server
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,12 +32,14 @@ def district_cache(directory: Path):
         srv.server_close()
 
 
-def one_run(tmp: Path, names: list[str], cache_url: str, deb: Path, forks: int, runs: int) -> list[float]:
+def one_run(tmp: Path, names: list[str], cache_url: str, deb: Path, forks: int, runs: int,
+            user: str) -> list[float]:
     sha = hashlib.sha256(deb.read_bytes()).hexdigest()
     with sshhosts.fleet(tmp, names) as f:
         inv_path = sshhosts.inventory(f, tmp / "inventory" / "hosts.yml", communes={"bench": names}, group_vars={
             "wardwatch_agent_pip_find_links": cache_url + "wheels/",
             "wardwatch_agent_service_manager": "none",
+            "wardwatch_agent_user": user,
             "wardwatch_min_spec": {"min_memory_mb": 256, "min_disk_free_mb": 100, "min_cpu_cores": 1},
             "virtual_client_kind": "citrix_workspace", "virtual_client_linux_method": "dpkg",
             "virtual_client_cache_url": cache_url, "virtual_client_package_file": deb.name,
@@ -60,14 +61,13 @@ def one_run(tmp: Path, names: list[str], cache_url: str, deb: Path, forks: int, 
 def run(quick: bool) -> list[Row]:
     n = 2 if quick else 10
     names = [f"pc{i:02d}" for i in range(n)]
-    with tempfile.TemporaryDirectory(prefix="bench-rollout-") as tmp:
-        root = Path(tmp)
+    with sshhosts.agent_world("bench") as (root, user):
         cache = root / "cache"
         sshhosts.build_wheelhouse(cache / "wheels")
         deb = sshhosts.build_deb(cache)
         with district_cache(cache) as url:
-            first, again = one_run(root / "forks", names, url, deb, forks=n, runs=2)
-            (serial,) = one_run(root / "serial", names, url, deb, forks=1, runs=1)
+            first, again = one_run(root / "forks", names, url, deb, forks=n, runs=2, user=user)
+            (serial,) = one_run(root / "serial", names, url, deb, forks=1, runs=1, user=user)
     return [
         Row("rollout", f"first run, {n} PCs, forks={n}", first, "s", "forks=1", serial),
         Row("rollout", f"idempotent re-run, {n} PCs", again, "s", "first run", first),

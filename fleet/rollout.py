@@ -13,12 +13,14 @@ can run again only the hosts that failed, were unreachable or were not reached
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -332,11 +334,20 @@ def ssh_args(known_hosts: Path) -> str:
 
 
 def control_path_dir() -> str:
-    """A short private directory for this run's SSH master connections (removed at exit): a master left
-    by an earlier run is never reused, so every run checks the host keys in known_hosts as they are now."""
+    """A short private directory for this run's SSH master connections (closed and removed at exit): a
+    master left by an earlier run is never reused, so every run checks the host keys in known_hosts as
+    they are now."""
     path = tempfile.mkdtemp(prefix="wardwatch-ssh-")
-    atexit.register(shutil.rmtree, path, True)
+    atexit.register(_close_masters, Path(path))
     return path
+
+
+def _close_masters(path: Path) -> None:
+    for socket_path in sorted(path.glob("*")):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["ssh", "-o", f"ControlPath={socket_path}", "-O", "exit", "wardwatch"],
+                           capture_output=True, timeout=10, check=False)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], None] | None = None) -> Result:

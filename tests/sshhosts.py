@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,23 @@ def fleet(tmp: Path, names: list[str], *, wrong_key: set[str] = frozenset(),
             yield Fleet(tmp, hosts, client, known)
         finally:
             stop_agents(hosts)
+
+
+@contextlib.contextmanager
+def agent_world(prefix: str) -> Iterator[tuple[Path, str]]:
+    """A directory for the PCs' roots that the agent's unprivileged user can traverse (pytest's own
+    tmp is private to root), and a user name for the agent (`wardwatch_agent_user`), unique to this
+    run; both removed afterwards (the user only if a rollout created it)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"wardwatch-{prefix}-{os.getpid()}-"))
+    tmp.chmod(0o755)
+    user = f"ww{prefix[:8]}{os.getpid()}"[:30]
+    try:
+        yield tmp, user
+    finally:
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(user)
+            subprocess.run(["userdel", user], capture_output=True, check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def stop_agents(hosts: list[SshHost]) -> None:

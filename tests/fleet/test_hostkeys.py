@@ -8,13 +8,15 @@ file), never from wardwatch's own code."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import sshhosts
-from support import REPO, need
+from support import REPO, need, wait_until
 
 from fleet.hostkeys.known_hosts import host_name, lookup
 
@@ -30,14 +32,15 @@ def fingerprint_by_openssh(pub: Path) -> str:
 def pcs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp(f"hostkeys{os.getpid()}")
     with sshhosts.fleet(tmp, NAMES, down={"pc3"}) as f:
-        inv = sshhosts.inventory(f, tmp / "inventory" / "hosts.yml", communes={"phuc_xa": ["pc1", "pc2"],
-                                                                                "truc_bach": ["pc3"]})
+        inv = sshhosts.inventory(f, tmp / "inventory" / "hosts.yml",
+                                 communes={"phuc_xa": ["pc1", "pc2"], "truc_bach": ["pc3"]},
+                                 group_vars={"wardwatch_agent_service_manager": "none"})  # no systemd here
         yield {"fleet": f, "inv": inv, "hosts": {h.name: h for h in f.hosts}}
 
 
-def wardwatch(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+def wardwatch(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "fleet", *args], input=stdin, capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+                          cwd=REPO, timeout=300, env={**os.environ, **(env or {})})
 
 
 def hostkeys(pcs, known: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -45,9 +48,11 @@ def hostkeys(pcs, known: Path, *args: str, stdin: str = "") -> subprocess.Comple
                      "--timeout", "5", *args, stdin=stdin)
 
 
-def rollout_preflight(pcs, known: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+def rollout_preflight(pcs, known: Path, tmp: Path, *args: str, temp: Path | None = None
+                      ) -> subprocess.CompletedProcess:
     return wardwatch("rollout", "-i", str(pcs["inv"]), "--known-hosts", str(known), "--state-dir", str(tmp / "state"),
-                     "--playbook", "preflight", "--ssh-retries", "0", "--no-live", "--lang", "en", *args)
+                     "--playbook", "preflight", "--ssh-retries", "0", "--no-live", "--lang", "en", *args,
+                     env={"TMPDIR": str(temp)} if temp else None)
 
 
 def row(out: str, name: str) -> str:
@@ -95,8 +100,16 @@ def test_first_contact_unknown_confirmed_recorded_then_used(pcs, tmp_path):
     assert known.read_text().startswith(before) and known.read_text().count("\n") == 2
 
     # rollout and diagnose now connect to both, checking the recorded keys.
-    r = rollout_preflight(pcs, known, tmp_path, "--commune", "phuc_xa")
-    assert r.returncode == 0, r.stdout + r.stderr
+    temp = Path(tempfile.mkdtemp(prefix="hk-"))  # short: SSH control sockets live under it
+    try:
+        r = rollout_preflight(pcs, known, tmp_path, "--commune", "phuc_xa", temp=temp)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # the run's SSH master connections ended with it, and their directory is gone
+        assert list(temp.iterdir()) == []
+        wait_until(lambda: str(temp) not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                                           text=True).stdout, timeout=10, what="SSH masters to end")
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
     r = wardwatch("diagnose", "pc2", "-i", str(pcs["inv"]), "--identity", str(pcs["fleet"].client_key),
                   "--known-hosts", str(known), "--lang", "en", "-q")
     assert r.returncode != 4 and "host key" not in r.stderr.lower(), r.stdout + r.stderr

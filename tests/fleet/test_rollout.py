@@ -37,8 +37,12 @@ def wardwatch(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"rollout{os.getpid()}")
+def world():
+    with sshhosts.agent_world("rollout") as (tmp, user):
+        yield from _world(tmp, user)
+
+
+def _world(tmp: Path, user: str):
     cache = tmp / "cache"  # the district cache: the client's .deb and the agent's wheels
     wheels = sshhosts.build_wheelhouse(cache / "wheels")
     deb = sshhosts.build_deb(cache)
@@ -53,7 +57,7 @@ def world(tmp_path_factory):
     try:
         with sshhosts.fleet(tmp, NAMES, wrong_key={"pc4"}, down={"pc5"}) as f:
             yield {"fleet": f, "tmp": tmp, "wheels": wheels, "deb": deb, "sha": sha, "requests": requests,
-                   "cache_url": f"http://127.0.0.1:{srv.server_address[1]}/", "state": tmp / "state"}
+                   "cache_url": f"http://127.0.0.1:{srv.server_address[1]}/", "state": tmp / "state", "user": user}
     finally:
         purge_system_package()
         handler.func.log_message = orig
@@ -71,6 +75,7 @@ def write_inventory(w, host_vars=None) -> Path:
         group_vars={
             "wardwatch_agent_pip_find_links": w["cache_url"] + "wheels/",
             "wardwatch_agent_service_manager": "none",
+            "wardwatch_agent_user": w["user"],
             "wardwatch_agent_push_url": "http://127.0.0.1:9/",
             "wardwatch_agent_push_password": SECRET,
             "wardwatch_min_spec": {"min_memory_mb": 256, "min_disk_free_mb": 100, "min_cpu_cores": 1},

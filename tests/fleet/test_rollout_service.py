@@ -17,20 +17,14 @@ import json
 import os
 import pwd
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import sshhosts
 from support import REPO, http_get, wait_until
-
-PID = os.getpid()
-RUN_USER = f"wwr{PID}"[:30]     # the agent's user in the `none` rollout (created by it, removed here)
-CHECK_USER = f"wwc{PID}"[:30]   # the agent's user in the dry run (must never be created)
 
 
 def user_exists(name: str) -> bool:
@@ -43,21 +37,12 @@ def user_exists(name: str) -> bool:
 
 @pytest.fixture(scope="module")
 def world():
-    # The unprivileged agent must be able to reach its files: a world-traversable directory
-    # (pytest's own tmp is private to root).
-    tmp = Path(tempfile.mkdtemp(prefix=f"wardwatch-svc-{PID}-"))
-    tmp.chmod(0o755)
-    try:
+    # the unprivileged agent must be able to reach its files: not under pytest's private tmp
+    with sshhosts.agent_world("svc") as (tmp, run_user), sshhosts.agent_world("chk") as (_, check_user):
         wheels = sshhosts.build_wheelhouse(tmp / "wheels")
         with sshhosts.fleet(tmp / "fleet", ["pc1", "pc2", "pc3"]) as f:
-            for p in (tmp / "fleet", tmp / "fleet" / "pcs"):
-                p.chmod(0o755)
-            yield {"fleet": f, "tmp": tmp, "wheels": wheels, "hosts": {h.name: h for h in f.hosts}}
-    finally:
-        for user in (RUN_USER, CHECK_USER):
-            if user_exists(user):
-                subprocess.run(["userdel", user], capture_output=True, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+            yield {"fleet": f, "tmp": tmp, "wheels": wheels, "hosts": {h.name: h for h in f.hosts},
+                   "run_user": run_user, "check_user": check_user}
 
 
 def write_inventory(w, name: str, host_vars: dict[str, dict], service_manager: str, user: str) -> Path:
@@ -96,14 +81,14 @@ def test_check_on_a_fresh_pc_with_systemd_changes_nothing(world):
     pc = w["hosts"]["pc2"]
     (pc.root / "run/systemd/system").mkdir(parents=True)  # this PC "runs systemd"
     inv = write_inventory(w, "check", {"pc2": {"preflight_systemd_dir": str(pc.root / "run/systemd/system")}},
-                          "systemd", CHECK_USER)
+                          "systemd", w["check_user"])
     unit_before = UNIT.exists()
     before = tree(pc.root)
     r, last = rollout(w, inv, "--check")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "pc2  CHANGED" in r.stdout and "dry run --check: nothing was changed" in r.stdout, r.stdout
     assert tree(pc.root) == before
-    assert not user_exists(CHECK_USER)
+    assert not user_exists(w["check_user"])
     assert UNIT.exists() == unit_before
     assert last == {}
     # what it would have done is in the run's output: the agent's user, the unit, the directories
@@ -116,7 +101,7 @@ def test_preflight_refuses_systemd_where_it_is_not_pid_1(world):
     w = world
     pc = w["hosts"]["pc3"]
     inv = write_inventory(w, "nosystemd", {"pc3": {"preflight_systemd_dir": str(pc.root / "run/systemd/system")}},
-                          "systemd", CHECK_USER)
+                          "systemd", w["check_user"])
     before = tree(pc.root)
     r, last = rollout(w, inv)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -124,7 +109,7 @@ def test_preflight_refuses_systemd_where_it_is_not_pid_1(world):
     assert last["pc3"]["status"] == "failed" and last["pc3"]["failed_task"] == "Assert this PC meets the minimum spec"
     assert reason == ("pc3: systemd không phải PID 1, không chạy được dịch vụ systemd/systemd is not PID 1 here: "
                       "wardwatch_agent_service_manager systemd cannot run the agent (use none)"), reason
-    assert tree(pc.root) == before and not user_exists(CHECK_USER)  # nothing was installed
+    assert tree(pc.root) == before and not user_exists(w["check_user"])  # nothing was installed
 
 
 def agent_pids(supervisor: int) -> list[int]:
@@ -152,11 +137,11 @@ def gone_or_zombie(pid: int) -> bool:
 def test_without_systemd_the_agent_runs_as_its_user_and_comes_back(world):
     w = world
     pc = w["hosts"]["pc1"]
-    inv = write_inventory(w, "none", {"pc1": {}}, "none", RUN_USER)
+    inv = write_inventory(w, "none", {"pc1": {}}, "none", w["run_user"])
     r, last = rollout(w, inv)
     assert r.returncode == 0, r.stdout + r.stderr
     assert last["pc1"]["status"] == "changed"
-    uid = pwd.getpwnam(RUN_USER).pw_uid
+    uid = pwd.getpwnam(w["run_user"]).pw_uid
     assert uid != 0
     pidfile = pc.root / "var/lib/wardwatch/agent.pid"
     metrics = f"http://{pc.address}:{pc.agent_port}/metrics"
@@ -177,7 +162,7 @@ def test_without_systemd_the_agent_runs_as_its_user_and_comes_back(world):
     assert str(pc.root / "opt/wardwatch/venv/bin/wardwatch-agent").encode() in cmdline and b"run" in cmdline
     assert (pc.root / "var/lib/wardwatch").stat().st_uid == uid
     config = pc.root / "etc/wardwatch/agent.yml"
-    assert config.stat().st_uid == 0 and config.stat().st_gid == pwd.getpwnam(RUN_USER).pw_gid
+    assert config.stat().st_uid == 0 and config.stat().st_gid == pwd.getpwnam(w["run_user"]).pw_gid
     assert oct(config.stat().st_mode & 0o777) == "0o640"
 
     # A crash: the supervisor starts the agent again (5 s later), as the same user.
