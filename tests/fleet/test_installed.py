@@ -102,7 +102,12 @@ def test_inventory_check_on_the_example(installed):
 
 @pytest.fixture(scope="module")
 def pcs(installed):
-    tmp = installed["tmp"] / "pcs-world"
+    # the agent runs as its own unprivileged user: the PCs' roots where it can reach them
+    with sshhosts.agent_world("installed") as (tmp, user):
+        yield from _pcs(installed, tmp, user)
+
+
+def _pcs(installed, tmp, user):
     cache = tmp / "cache"
     # the district cache: the agent's wheel and its dependencies, and a client .deb
     subprocess.run([str(installed["venv"] / "bin/python"), "-m", "pip", "wheel", "-q", "--wheel-dir",
@@ -121,6 +126,7 @@ def pcs(installed):
                                      communes={"phuc_xa": ["pc1", "pc2"]}, group_vars={
                                          "wardwatch_agent_pip_find_links": url + "wheels/",
                                          "wardwatch_agent_service_manager": "none",
+                                         "wardwatch_agent_user": user,
                                          "wardwatch_min_spec": {"min_memory_mb": 64, "min_disk_free_mb": 10,
                                                                 "min_cpu_cores": 1},
                                          "virtual_client_kind": "citrix_workspace",
@@ -145,7 +151,8 @@ def dpkg_has(root: Path) -> bool:
 
 def test_rollout_and_uninstall_from_the_installed_tool(installed, pcs):
     f, inv = pcs["fleet"], pcs["inventory"]
-    common = ["-i", str(inv), "--state-dir", str(pcs["state"]), "--lang", "en", "--no-live", "--ssh-retries", "0"]
+    common = ["-i", str(inv), "--state-dir", str(pcs["state"]), "--lang", "en", "--no-live", "--ssh-retries", "0",
+              "--known-hosts", str(f.known_hosts)]
     r = wardwatch(installed, "rollout", *common, "--commune", "phuc_xa", "--serial", "100%")
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[0] == "2 PCs: pc1, pc2"

@@ -160,7 +160,6 @@ def pcs(tmp_path_factory):
             "ansible_user": "root",
             "ansible_python_interpreter": "/usr/bin/python3",
             "ansible_ssh_private_key_file": str(f.client_key),
-            "ansible_ssh_common_args": f"-o UserKnownHostsFile={f.known_hosts} -o StrictHostKeyChecking=yes",
             "wardwatch_agent_service_manager": "none",
             "wardwatch_agent_pip_find_links": "http://127.0.0.1:9/wheels/",  # a dry run downloads nothing
             "wardwatch_min_spec": {"min_memory_mb": 64, "min_disk_free_mb": 10, "min_cpu_cores": 1},
@@ -203,7 +202,7 @@ def test_ansible_touches_exactly_the_selection(pcs, tmp_path, playbook, communes
     inv, state = pcs["inventory"], tmp_path / "state"
     set_last_results(state, inv)
     args = ["rollout", "-i", str(inv), "--state-dir", str(state), "--playbook", playbook, "--lang", "en",
-            "--no-live", "--ssh-retries", "0", "--serial", "100%"]
+            "--no-live", "--ssh-retries", "0", "--serial", "100%", "--known-hosts", str(pcs["fleet"].known_hosts)]
     args += [a for c in communes for a in ("--commune", c)] + [a for d in districts for a in ("--district", d)]
     args += ["--retry-failed"] if retry else []
     args += ["--limit", limit] if limit else []
@@ -231,7 +230,8 @@ def test_preflight_in_english_only_with_its_retry_hint(pcs, tmp_path):
     bad.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
     r = subprocess.run([sys.executable, "-m", "fleet", "rollout", "-i", str(bad), "--state-dir", str(tmp_path / "s"),
                         "--playbook", "preflight", "--district", "a", "--lang", "en", "--no-live", "--ssh-retries",
-                        "0"], cwd=REPO, capture_output=True, text=True, timeout=600)
+                        "0", "--known-hosts", str(pcs["fleet"].known_hosts)],
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stdout + r.stderr
     row = next(ln for ln in r.stdout.splitlines() if " pc3 " in ln)
     assert "FAILED" in row and "pc3: RAM " in row and " MiB < needs 1000000000 MiB" in row, r.stdout
