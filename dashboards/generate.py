@@ -28,6 +28,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.repo_venv import use_repo_venv  # noqa: E402
+
+if __name__ == "__main__":
+    use_repo_venv()  # `python3 dashboards/generate.py` runs in the clone's .venv, which has the SDK
+
 import yaml
 from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as gd

@@ -29,6 +29,7 @@ RUN_HERE = {
     "python3 bench/run.py": "test_repository_tools_as_written (--help: the benchmarks are bench/, not tests)",
     "python3 fuzz/run.py": "test_repository_tools_as_written",
     "python3 fuzz/run.py --list": "test_repository_tools_as_written",
+    "python3 dashboards/generate.py": "test_repository_tools_as_written (--check: the same generator, writing nothing)",
 }
 NOT_RUN = {
     "bash scripts/test.sh": "the test suite itself",
@@ -154,3 +155,6 @@ def test_repository_tools_as_written(agent_run, clone):
     p = subprocess.run(["python3", "fuzz/run.py", "--list"], cwd=REPO, env=machine_env(), capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 0 and "targets: config" in p.stdout, p.stderr
+    p = subprocess.run(["python3", "dashboards/generate.py", "--check"], cwd=REPO, env=machine_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
