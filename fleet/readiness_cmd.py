@@ -17,6 +17,7 @@ from fleet import report_render
 from fleet.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, FleetError
 from fleet.inventory import load_inventory
 from fleet.inventory_cmd import default_inventory
+from fleet.progress import Progress
 from fleet.promapi import Prometheus
 
 DEFAULT_PROMETHEUS = "http://localhost:9090"
@@ -41,32 +42,6 @@ STEP_TEXT = {
 }
 PREFIX = {"vi": "báo cáo sẵn sàng", "en": "readiness"}
 
-
-class Progress:
-    """Steps on stderr: one updating line on a terminal, one line per step otherwise."""
-
-    def __init__(self, lang: str, enabled: bool = True, stream=None):
-        self.lang = lang
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.t0 = time.monotonic()
-
-    def __call__(self, key: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        text = STEP_TEXT.get(key, {}).get(self.lang, key)
-        line = f"{PREFIX[self.lang]}: [{done}/{total}] {text} ({time.monotonic() - self.t0:.1f}s)"
-        if self.tty:
-            self.stream.write("\r\033[K" + line + ("\n" if key == "done" else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def note(self, key: str, **kw: str) -> None:
-        if self.enabled:
-            self.stream.write(f"{PREFIX[self.lang]}: {STEP_TEXT[key][self.lang].format(**kw)}\n")
-            self.stream.flush()
 
 
 def parse_duration(text: str, option: str) -> float:
@@ -145,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     lang = args.lang
-    progress = Progress(lang, enabled=not args.quiet)
+    progress = Progress(lang, PREFIX, STEP_TEXT, enabled=not args.quiet)
     at = parse_time(args.at) if args.at else None
     history_text = args.history if args.history is not None else (DEFAULT_HISTORY if args.format == "html" else "0")
     history = None if history_text.strip() in ("0", "") else parse_duration(history_text, "--history")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fleet.errors import EXIT_OK, FleetError
 from fleet.inventory import load_inventory
+from fleet.progress import Progress
 from fleet.promapi import Prometheus
 from fleet.readiness_cmd import DEFAULT_PROMETHEUS, write_out
 from fleet.report import calendar as cal_mod
@@ -25,32 +26,11 @@ STEP_TEXT = {
     "previous": {"vi": "kỳ trước", "en": "previous period"},
     "alerts": {"vi": "cảnh báo (ALERTS)", "en": "alerts (ALERTS)"},
     "done": {"vi": "xong", "en": "done"},
+    "wrote": {"vi": "đã ghi {path}", "en": "wrote {path}"},
     **{r: {"vi": f"lý do {r}", "en": f"reason {r}"} for r in wk.REASONS},
 }
 PREFIX = {"vi": "báo cáo tuần", "en": "weekly report"}
 
-
-class Progress:
-    """Steps on stderr: one updating line on a terminal, one line per step otherwise."""
-
-    def __init__(self, lang: str, enabled: bool = True, stream=None):
-        self.lang, self.enabled = lang, enabled
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.t0 = time.monotonic()
-
-    def __call__(self, key: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        text = STEP_TEXT.get(key, {}).get(self.lang, key)
-        line = f"{PREFIX[self.lang]}: [{done}/{total}] {text} ({time.monotonic() - self.t0:.1f}s)"
-        self.stream.write(("\r\033[K" + line + ("\n" if key == "done" else "")) if self.tty else line + "\n")
-        self.stream.flush()
-
-    def note(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(f"{PREFIX[self.lang]}: {text}\n")
-            self.stream.flush()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     lang = args.lang
-    progress = Progress(lang, enabled=not args.quiet)
+    progress = Progress(lang, PREFIX, STEP_TEXT, enabled=not args.quiet)
     if (args.date_from is None) != (args.date_to is None):
         raise FleetError("--from and --to go together / --from và --to phải đi cùng nhau")
     cal = cal_mod.load_calendar(args.config)
@@ -116,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     text = render.render(report, args.format, lang)
     if args.out:
         write_out(Path(args.out), text.encode("utf-8"))
-        progress.note(("đã ghi " if lang == "vi" else "wrote ") + args.out)
+        progress.note("wrote", path=args.out)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
