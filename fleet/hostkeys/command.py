@@ -80,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("--commune", action="append", default=[], metavar="NAME", help="a commune (repeatable)")
     p.add_argument("--district", action="append", default=[], metavar="NAME", help="a district (repeatable)")
-    p.add_argument("--limit", metavar="PCS", help="PC names, comma-separated, further narrowing the selection")
+    p.add_argument("--limit", metavar="PATTERN",
+                   help="an Ansible host pattern further narrowing the selection (as for rollout)")
     p.add_argument("--known-hosts", type=Path, default=None, metavar="FILE",
                    help="the known_hosts file (default: $WARDWATCH_KNOWN_HOSTS or ~/.config/wardwatch/known_hosts)")
     p.add_argument("--yes", action="store_true",
@@ -91,13 +92,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _rows(args: argparse.Namespace, known_hosts: Path) -> list[Row]:
-    from fleet.rollout import resolve_targets
+    from fleet import selection  # the same selection as rollout's (exact, Ansible's reading of --limit)
 
     inv = load_inventory(args.inventory, declared_variables(args.playbooks or default_playbooks_dir()),
                          lang=args.lang)
-    limit = [n.strip() for n in (args.limit or "").split(",") if n.strip()]
-    names = resolve_targets(inv, communes=args.commune, districts=args.district, hosts=limit)
-    hosts = [inv.host(n) for n in names] if names is not None else list(inv.hosts)
+    request = selection.Request(tuple(args.commune), tuple(args.district), args.limit)
+    ansible = selection.AnsibleHosts(Path(args.inventory), args.lang) if args.limit else None
+    names = selection.select(inv, request, ansible)
+    if not names:
+        raise FleetError(selection.TEXT["none"][args.lang].format(what=request.describe()), EXIT_USAGE)
+    hosts = [inv.host(n) for n in names]
     rows = []
     for h in hosts:
         try:
