@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agent.app  # noqa: E402
 import agent.collectors  # noqa: E402
+import agent.config  # noqa: E402
 from agent.collectors.base import Collector, Sample, sample  # noqa: E402
 
 
@@ -130,7 +131,7 @@ CHAOS = (ChaosStuck, ChaosHang, ChaosRaise, ChaosGarbage)
 def install() -> None:
     """Add the chaos collectors to the registry of this process (the config schema reads it)."""
     agent.collectors.REGISTRY = agent.collectors.REGISTRY + CHAOS
-    agent.app.REGISTRY = agent.collectors.REGISTRY
+    agent.app.REGISTRY = agent.config.REGISTRY = agent.collectors.REGISTRY
 
 
 def _sleep_without_clock_nanosleep(seconds: float) -> None:

@@ -236,8 +236,11 @@ def module_options(fqcn: str) -> set[str]:
     import ansible_collections
 
     namespace, collection, name = fqcn.split(".")
-    base = Path(ansible_collections.__path__[0]) / namespace / collection / "plugins" / "modules"
-    doc = (base / f"{name}.py").read_text(encoding="utf-8")
+    # a namespace package: ansible-core's own internal collections may come first on its path
+    found = [p for root in ansible_collections.__path__
+             if (p := Path(root) / namespace / collection / "plugins" / "modules" / f"{name}.py").is_file()]
+    assert found, f"{fqcn}: not in any of {list(ansible_collections.__path__)}"
+    doc = found[0].read_text(encoding="utf-8")
     text = re.search(r"DOCUMENTATION = r?(['\"]{3})(.*?)\1", doc, re.S).group(2)
     options = yaml.safe_load(text).get("options") or {}
     return set(options) | {a for o in options.values() for a in (o or {}).get("aliases", [])}
