@@ -337,7 +337,10 @@ def control_path_dir() -> str:
     """A short private directory for this run's SSH master connections (closed and removed at exit): a
     master left by an earlier run is never reused, so every run checks the host keys in known_hosts as
     they are now."""
-    path = tempfile.mkdtemp(prefix="wardwatch-ssh-")
+    # A UNIX socket path holds at most 107 bytes, and ansible adds 41 (/%C) to this directory: a long
+    # $TMPDIR would make every connection fail ("too long for Unix domain socket").
+    base = tempfile.gettempdir()
+    path = tempfile.mkdtemp(prefix="ww-ssh-", dir=base if len(base) <= 48 else "/tmp")
     atexit.register(_close_masters, Path(path))
     return path
 
