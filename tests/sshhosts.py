@@ -118,7 +118,8 @@ def agent_world(prefix: str) -> Iterator[tuple[Path, str]]:
     """A directory for the PCs' roots that the agent's unprivileged user can traverse (pytest's own
     tmp is private to root), and a user name for the agent (`wardwatch_agent_user`), unique to this
     run; both removed afterwards (the user only if a rollout created it)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"wardwatch-{prefix}-{os.getpid()}-"))
+    # in /tmp, not $TMPDIR: that may sit inside a directory only root can cross (tests/test_pid1.py)
+    tmp = Path(tempfile.mkdtemp(prefix=f"wardwatch-{prefix}-{os.getpid()}-", dir="/tmp"))
     tmp.chmod(0o755)
     user = f"ww{prefix[:8]}{os.getpid()}"[:30]
     try:
