@@ -12,9 +12,7 @@ Gathering only (no text for people): fleet/diagnose_cmd.py renders `Diagnosis`.
 
 from __future__ import annotations
 
-import base64
 import getpass
-import hashlib
 import json
 import logging
 import os
@@ -28,6 +26,7 @@ from typing import Any
 import paramiko
 
 from fleet.errors import EXIT_AUTH, EXIT_FAIL, EXIT_UNREACHABLE, EXIT_USAGE, FleetError
+from fleet.hostkeys import known_hosts
 
 # paramiko logs transport errors (with tracebacks) from its own thread; the errors we
 # need reach us as exceptions, which become one line each.
@@ -82,8 +81,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def fingerprint(key: paramiko.PKey) -> str:
     """OpenSSH's form: SHA256:<base64, no padding>."""
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+    return known_hosts.fingerprint(key.asbytes())
 
 
 def describe(key: paramiko.PKey) -> str:
