@@ -211,6 +211,15 @@ class Host:
         return str(self.vars.get("ansible_host") or self.name)
 
     @property
+    def ssh_port(self) -> int:
+        """The port Ansible connects to: ansible_port (or its alias ansible_ssh_port), else 22."""
+        value = self.vars.get("ansible_port") or self.vars.get("ansible_ssh_port") or 22
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.file}:{self.line}: {self.name}: bad ansible_port {value!r}") from None
+
+    @property
     def agent_port(self) -> int:
         port = self.vars.get("wardwatch_agent_port", DEFAULT_AGENT_PORT)
         try:

@@ -156,9 +156,9 @@ def parse_words(args: argparse.Namespace) -> tuple[str | None, Action]:
 
 def target_of(h: Host) -> Target:
     try:
-        port = int(h.vars.get("ansible_port") or 22)
-    except (TypeError, ValueError):
-        raise FleetError(f"{h.file}:{h.line}: {h.name}: bad ansible_port", EXIT_USAGE) from None
+        port = h.ssh_port
+    except ValueError as e:
+        raise FleetError(str(e), EXIT_USAGE) from None
     return Target(h.name, h.address, port, str(h.vars.get("ansible_user") or getpass.getuser()))
 
 

@@ -105,10 +105,9 @@ def _rows(args: argparse.Namespace, known_hosts: Path) -> list[Row]:
     rows = []
     for h in hosts:
         try:
-            port = int(h.vars.get("ansible_port") or h.vars.get("ansible_ssh_port") or 22)
-        except (TypeError, ValueError):
-            raise FleetError(f"{h.file}:{h.line}: {h.name}: bad ansible_port {h.vars.get('ansible_port')!r}",
-                             EXIT_USAGE) from None
+            port = h.ssh_port
+        except ValueError as e:
+            raise FleetError(str(e), EXIT_USAGE) from None
         name = host_name(h.address, port)
         try:
             recorded = lookup(known_hosts, name)
