@@ -13,13 +13,16 @@ can run again only the hosts that failed, were unreachable or were not reached
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -128,6 +131,48 @@ SSH_REASONS = (
     ("Permission denied", "bị từ chối đăng nhập / permission denied (SSH key or user)"),
     ("Could not resolve hostname", "không phân giải được tên máy / cannot resolve the host name"),
 )
+
+
+# Ansible's words when ssh exited before taking the module it was sent (pipelining): ssh's own reason
+# (refused, timed out) is lost with it, so the PC's SSH port is asked once more after the run.
+PIPE_LOST = "Data could not be sent to remote host"
+PROBE_TIMEOUT = 3.0
+
+
+def probe_reason(address: str, port: int, lang: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Why nothing answers at address:port, in the words of SSH_REASONS; None if it answers."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return None
+    except ConnectionRefusedError:
+        needle = "Connection refused"
+    except TimeoutError:
+        needle = "Connection timed out"
+    except OSError as e:
+        if e.errno not in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return None
+        needle = "No route to host"
+    return in_lang(dict(SSH_REASONS)[needle], lang)
+
+
+def explain_lost_pipes(hosts: dict[str, HostState], inv: Inventory, lang: str) -> None:
+    """The reason of each PC that was unreachable because ssh exited early, asked of its SSH port
+    (all at once, PROBE_TIMEOUT at most)."""
+    lost = [h for h in hosts.values() if h.status == UNREACHABLE and PIPE_LOST in h.reason]
+    if not lost:
+        return
+
+    def ask(h: HostState) -> str | None:
+        try:
+            host = inv.host(h.name)
+            return probe_reason(host.address, host.ssh_port, lang)
+        except (FleetError, ValueError):
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(lost))) as pool:
+        for h, why in zip(lost, pool.map(ask, lost), strict=True):
+            if why:
+                h.reason = why
 
 
 STOPPED_BEFORE_WAVE = "dừng trước đợt của máy này / stopped before its wave (max_fail_percentage)"
@@ -456,6 +501,7 @@ def run(opts: Options, inv: Inventory, view: Callable[[HostState | None, str], N
         raise FleetError(f"ansible-playbook failed / ansible-playbook lỗi: {why[:300]} "
                          f"(artifacts: {directory / 'artifacts' / ident})", EXIT_FAIL)
     tracker.finish()
+    explain_lost_pipes(tracker.hosts, inv, opts.lang)
     result = Result(ident, int(r.rc if r.rc is not None else 1), str(r.status), tracker.hosts,
                     directory / "artifacts" / ident, opts.check)
     if not result.check:

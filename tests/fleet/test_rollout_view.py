@@ -4,8 +4,10 @@ callback plugin emits them (the end-to-end test runs them for real)."""
 from __future__ import annotations
 
 import io
+import socket
 
-from support import REPO
+import yaml
+from support import REPO, free_port
 
 from fleet.inventory import load_inventory
 from fleet.rollout import (
@@ -20,6 +22,7 @@ from fleet.rollout import (
     HostState,
     Result,
     Tracker,
+    explain_lost_pipes,
 )
 from fleet.rollout_view import View
 
@@ -190,3 +193,33 @@ def test_retry_hint_names_the_playbook():
     assert "--playbook" not in vi.final(r, "inventory", "site")
     en = View(INV, "en", io.StringIO(), live=False).final(r, "my inv", "uninstall")
     assert "wardwatch rollout --retry-failed -i 'my inv' --playbook uninstall" in en
+
+
+LOST = ('Task failed: Data could not be sent to remote host "127.0.0.1". Make sure this host can be reached '
+        "over SSH: [Errno 32] Broken pipe")
+
+
+def test_a_lost_pipe_is_explained_by_asking_the_pcs_ssh_port(tmp_path):
+    """ssh exiting before Ansible sent it the module leaves only "Broken pipe": the PC's SSH port
+    is asked after the run. Refused there is said as refused; a PC whose port answers keeps
+    Ansible's words, and so does a PC that failed for another reason."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        open_port, closed_port = listening.getsockname()[1], free_port("127.0.0.2")
+        inv_file = tmp_path / "hosts.yml"
+        inv_file.write_text(yaml.safe_dump({"all": {"children": {"district_a": {
+            "vars": {"wardwatch_district_name": "A"}, "children": {"commune_a1": {
+                "vars": {"wardwatch_commune_name": "A1"}, "hosts": {
+                    "pc1": {"ansible_host": "127.0.0.2", "ansible_port": closed_port},
+                    "pc2": {"ansible_host": "127.0.0.1", "ansible_port": open_port},
+                    "pc3": {"ansible_host": "127.0.0.3", "ansible_port": closed_port}}}}}}}}))
+        inv = load_inventory(inv_file)
+        states = {n: HostState(n, "district_a", "commune_a1") for n in ("pc1", "pc2", "pc3")}
+        states["pc1"].status = states["pc2"].status = UNREACHABLE
+        states["pc1"].reason = states["pc2"].reason = LOST
+        states["pc3"].status, states["pc3"].reason = FAILED, LOST  # not unreachable: left as it is
+        explain_lost_pipes(states, inv, "en")
+    assert states["pc1"].reason == "connection refused (SSH not running?)"
+    assert states["pc2"].reason == LOST
+    assert states["pc3"].reason == LOST
