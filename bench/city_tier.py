@@ -201,15 +201,17 @@ def server_cpu(data_dir: Path) -> float:
     return total
 
 
-def report(fleet: Fleet, url: str, at: float, source: str, data_dir: Path) -> tuple[rd.Report, float, float, float]:
+def report(fleet: Fleet, url: str, at: float, source: str, data_dir: Path,
+           parallel: int = rd.PARALLEL) -> tuple[rd.Report, float, float, float]:
     """The report (the second of two runs); its wall time, the server's and this process's CPU seconds."""
     communes = {}
     for c in fleet.communes.values():
         communes[c.district, c.commune] = (c.district, c.district_name, c.commune, c.name, sorted(c.pcs))
     scope = rd.Scope(list(communes.values()))
-    rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)  # warm-up: the caches, as in daily use
+    # warm-up: the caches, as in daily use
+    rd.build(scope, Prometheus(url, timeout=600), at=at, source=source, parallel=parallel)
     t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu(data_dir)
-    r = rd.build(scope, Prometheus(url, timeout=600), at=at, source=source)
+    r = rd.build(scope, Prometheus(url, timeout=600), at=at, source=source, parallel=parallel)
     return r, time.perf_counter() - t0, server_cpu(data_dir) - s0, time.process_time() - c0
 
 
@@ -306,12 +308,14 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
     results = {}
     cfg = {"global": {"scrape_interval": "60s"}, "scrape_configs": []}
     with prometheus_from(prom_tmp, cfg, ["--storage.tsdb.retention.time=30d"]) as url:
+        serial = {"Prometheus": report(fleet, url, end, source, prometheus_data(prom_tmp), parallel=1)[1]}
         r, secs, cpu, py = report(fleet, url, end, source, prometheus_data(prom_tmp))
         results["Prometheus"] = (r, secs, prom_load, rss_mib(url), du_mib(prometheus_data(prom_tmp)), cpu, py)
     with victoria_metrics(tmp / "vm", memory=VM_MEMORY, extra_args=["-search.maxUniqueTimeseries=5000000"]) as url:
         t0 = time.perf_counter()
         vm_import(url, tmp / "fleet.prom")
         vm_load = time.perf_counter() - t0
+        serial["VictoriaMetrics"] = report(fleet, url, end, source, tmp / "vm" / "vm-data", parallel=1)[1]
         r, secs, cpu, py = report(fleet, url, end, source, tmp / "vm" / "vm-data")
         results["VictoriaMetrics"] = (r, secs, vm_load, rss_mib(url), du_mib(tmp / "vm" / "vm-data"), cpu, py)
     (tmp / "fleet.prom").unlink()
@@ -330,6 +334,8 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
         Row(b, f"[{what}] report: VictoriaMetrics | Prometheus", v[1], "s", "Prometheus", p[1]),
         Row(b, f"[{what}] report, VictoriaMetrics", v[1], "s", "target", 5.0),
         Row(b, f"[{what}] report, Prometheus", p[1], "s", "target", 5.0),
+        *(Row(b, f"[{what}] report, {e}: {rd.PARALLEL} queries at once | one at a time", results[e][1], "s",
+              "serial", serial[e]) for e in ("VictoriaMetrics", "Prometheus")),
         Row(b, f"[{what}] report, server CPU: VictoriaMetrics | Prometheus", v[5], "cpu-s", "Prometheus", p[5]),
         Row(b, f"[{what}] report, wardwatch's CPU (parse, judge): on VM | on Prometheus", v[6], "cpu-s",
             "Prometheus", p[6]),

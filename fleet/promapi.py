@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,7 +46,8 @@ class Prometheus:
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         self.url = parts.geturl().rstrip("/")
         self.timeout = timeout
-        self.queries = 0  # every query sent (instant and range)
+        self.queries = 0  # every query sent (instant and range), from any thread
+        self._count = threading.Lock()
 
     def query(self, expr: str, at: float) -> list[Series]:
         data = self._call("query", {"query": expr, "time": f"{at:.3f}"})
@@ -65,7 +67,8 @@ class Prometheus:
 
     def _call(self, endpoint: str, params: dict[str, str]) -> dict:
         """POST (queries can be long) to /api/v1/<endpoint>; the `data` of a success answer."""
-        self.queries += 1
+        with self._count:
+            self.queries += 1
         body = urllib.parse.urlencode(params).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self._auth:

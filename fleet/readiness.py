@@ -30,13 +30,17 @@ target's role="pc" wins): the queries accept both.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from fleet.promapi import Prometheus, Range, Series
+from fleet.promapi import Prometheus, Series
 
 READY, NOT_READY = "READY", "NOT_READY"
 
@@ -281,19 +285,21 @@ class RecordedQueries:
         sep = "," if m else ""
         roles = "|".join(criteria.wan_roles)
 
-        def named(regex: str, extra: str = "") -> str:
-            # several recorded series in one query, their name kept in label `what`
+        def named(prefix: str, parts: str, suffix: str, extra: str = "") -> str:
+            # several recorded series in one query, the varying part of their name kept in label `what`
+            # (only that part: the answer for 10,000 communes is a third smaller than with whole names)
+            regex = f"{prefix}({parts}){suffix}"
             return (f'label_replace({{__name__=~"{regex}"{"," + extra if extra else ""}{sep}{m}}}, '
-                    f'"what", "$1", "__name__", "(.+)")')
+                    f'"what", "$1", "__name__", "{regex}")')
 
         self.reporting = Queries(criteria, district, commune).reporting
         # the PCs' and the devices' counts, two queries for the six series of each commune
         self.pcs = (f"max by (district, commune, what) "
-                    f"({named('commune:wardwatch_(pcs_spec_ok|vclient_installed):count')})")
-        self.devices = (f"max by (district, commune, what) "
-                        f"({named('commune:wardwatch_(printers|printers_working|scanners|scanners_working):count')})")
+                    f"({named('commune:wardwatch_', 'pcs_spec_ok|vclient_installed', ':count')})")
+        devices = "printers|printers_working|scanners|scanners_working"
+        self.devices = f"max by (district, commune, what) ({named('commune:wardwatch_', devices, ':count')})"
         self.printer_problems = Queries(criteria, district, commune).printer_problems
-        wan = named("commune_target:wardwatch_wan_(up:max|degraded:bool)", f'role=~"{roles}"')
+        wan = named("commune_target:wardwatch_wan_", "up:max|degraded:bool", "", f'role=~"{roles}"')
         self.wan = f"max by (district, commune, target, role, what) ({wan})"
         self._roles, self._m, self._sep = roles, m, sep
 
@@ -358,42 +364,61 @@ def scope_from_inventory(inventory: Any, district: str | None = None, commune: s
                  c_group.name.removeprefix(COMMUNE_PREFIX) if c_group is not None else None)
 
 
+# Queries in flight at once (all of a report's): the engine answers them on its cores while this process
+# decodes the answers already in (bench/city_tier.py: at once vs one at a time, 100,000 PCs).
+PARALLEL = 8
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The answers for 100,000 PCs are a million small dicts and lists, none of them in a cycle; the
+    cyclic collector would walk them again and again as they pile up (half of this process's CPU,
+    bench/city_tier.py). Reference counting still frees everything; the collector's state is restored."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_seconds: float | None = None,
           criteria: Criteria | None = None, inventory_source: str = "", progress: Progress | None = None,
-          history_points: int = 168, source: str = "raw") -> Report:
+          history_points: int = 168, source: str = "raw", parallel: int = PARALLEL) -> Report:
     if source not in SOURCES:
         raise ValueError(f"source {source!r}: one of {SOURCES}")
     criteria = criteria or Criteria()
     now = time.time()
     at = now if at is None else at
     q = Queries(criteria, scope.district, scope.commune)
-    steps = (10 if source == "raw" else 7) + (2 if history_seconds else 0)
-    done = 0
+    rq = RecordedQueries(criteria, scope.district, scope.commune) if source == "recorded" else None
+    instant = {"reporting": q.reporting, **(_recorded_queries(rq) if rq else _raw_queries(q))}
+    calls: dict[str, Callable[[], list[Any]]] = {k: partial(prom.query, e, at) for k, e in instant.items()}
+    if history_seconds:
+        step = max(1.0, math.ceil(history_seconds / history_points))
+        window = f"{int(max(step, 60))}s"
+        ranges = {"history_rtt": rq.rtt() if rq else q.rtt(window),
+                  "history_loss": rq.loss() if rq else q.loss(window)}
+        calls.update({k: partial(prom.query_range, e, at - history_seconds, at, step) for k, e in ranges.items()})
+    queries_before = prom.queries
+    with _no_cyclic_gc():
+        answers = _ask_all(calls, parallel, progress)
+        report = Report(evaluated_at=at, generated_at=now, prometheus=prom.url, inventory=inventory_source,
+                        district_filter=scope.district, commune_filter=scope.commune, criteria=criteria,
+                        districts=[], queries=prom.queries - queries_before, history_seconds=history_seconds)
+        _fill(report, scope, answers, source)
+    return report
 
-    def ask(key: str, expr: str) -> list[Series]:
-        nonlocal done
-        if progress:
-            progress(key, done, steps)
-        result = prom.query(expr, at)
-        done += 1
-        return result
 
-    def ask_range(key: str, expr: str, start: float, step: float) -> list[Range]:
-        nonlocal done
-        if progress:
-            progress(key, done, steps)
-        result = prom.query_range(expr, start, at, step)
-        done += 1
-        return result
-
+def _fill(report: Report, scope: Scope, answers: dict[str, list[Any]], source: str) -> None:
+    """The report's districts, communes and verdicts from the answers."""
     communes = {(c[0], c[2]): Commune(c[0], c[1], c[2], c[3], list(c[4])) for c in scope.communes}
     known_hosts = {h: k for k, c in communes.items() for h in c.hosts}
-    queries_before = prom.queries
-
     # who reports (one series per PC Prometheus knows; absent = never seen)
     unexpected = []
     seen: set[str] = set()
-    for s in ask("reporting", q.reporting):
+    for s in answers["reporting"]:
         host = s.labels.get("instance", "")
         k = known_hosts.get(host)
         if k is None:
@@ -406,106 +431,123 @@ def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_se
         c.reporting.sort()
         c.never_seen = [h for h in c.hosts if h not in seen]
 
-    if source == "recorded":
-        _recorded(RecordedQueries(criteria, scope.district, scope.commune), communes, ask)
-    else:
-        _raw(q, communes, ask)
+    (_recorded if source == "recorded" else _raw)(answers, communes)
 
-    if history_seconds:
-        step = max(1.0, math.ceil(history_seconds / history_points))
-        window = f"{int(max(step, 60))}s"
-        start = at - history_seconds
+    if report.history_seconds:
         for c in communes.values():
             c.history = History()
-        rq = RecordedQueries(criteria, scope.district, scope.commune) if source == "recorded" else None
-        for r in ask_range("history_rtt", rq.rtt() if rq else q.rtt(window), start, step):
+        for r in answers["history_rtt"]:
             if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
                 c.history.rtt_seconds = [(t, v) for t, v in r.points if math.isfinite(v)]
-        for r in ask_range("history_loss", rq.loss() if rq else q.loss(window), start, step):
+        for r in answers["history_loss"]:
             if (c := communes.get(_key(r.labels))) is not None and c.history is not None:
                 c.history.loss_ratio = [(t, v) for t, v in r.points if math.isfinite(v)]
-    if progress:
-        progress("done", steps, steps)
 
     for c in communes.values():
-        c.reasons = judge(c, criteria)
+        c.reasons = judge(c, report.criteria)
     districts: dict[str, District] = {}
     for c in communes.values():
         d = districts.setdefault(c.district, District(c.district, c.district_name, []))
         d.communes.append(c)
-    ordered = sorted(districts.values(), key=lambda d: d.district)
-    for d in ordered:
+    report.districts = sorted(districts.values(), key=lambda d: d.district)
+    for d in report.districts:
         d.communes.sort(key=lambda c: c.commune)
-    return Report(evaluated_at=at, generated_at=now, prometheus=prom.url, inventory=inventory_source,
-                  district_filter=scope.district, commune_filter=scope.commune, criteria=criteria,
-                  districts=ordered, queries=prom.queries - queries_before, history_seconds=history_seconds,
-                  unexpected_instances=sorted(unexpected))
+    report.unexpected_instances = sorted(unexpected)
 
 
-def _recorded(q: RecordedQueries, communes: dict[tuple[str, str], Commune],
-              ask: Callable[[str, str], list[Series]]) -> None:
-    fields = {"commune:wardwatch_pcs_spec_ok:count": "pcs_spec_ok",
-              "commune:wardwatch_vclient_installed:count": "pcs_client_installed",
-              "commune:wardwatch_printers:count": "printers_total",
-              "commune:wardwatch_printers_working:count": "printers_working",
-              "commune:wardwatch_scanners:count": "scanners_total",
-              "commune:wardwatch_scanners_working:count": "scanners_working"}
-    for key, expr in (("spec", q.pcs), ("printers", q.devices)):
-        for s in ask(key, expr):
+def _ask_all(calls: dict[str, Callable[[], list[Any]]], parallel: int,
+             progress: Progress | None) -> dict[str, list[Any]]:
+    """Every query's answer by its key, `parallel` at a time; progress as each one comes in. The first
+    failure stops the report (the queries not yet sent are not sent)."""
+    total, answers = len(calls), {}
+    if progress:
+        progress(next(iter(calls)), 0, total)
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="readiness-query") as pool:
+        pending = {pool.submit(call): key for key, call in calls.items()}
+        try:
+            for f in as_completed(pending):
+                answers[pending[f]] = f.result()
+                if progress:
+                    progress(pending[f], len(answers), total)
+        finally:
+            for f in pending:
+                f.cancel()
+    if progress:
+        progress("done", total, total)
+    return answers
+
+
+def _recorded_queries(q: RecordedQueries) -> dict[str, str]:
+    return {"spec": q.pcs, "printers": q.devices, "printer_problems": q.printer_problems, "wan": q.wan,
+            "wan_rtt": q.rtt(), "wan_loss": q.loss()}
+
+
+def _raw_queries(q: Queries) -> dict[str, str]:
+    return {"spec": q.spec_ok, "client": q.client, "printers": q.printers, "printer_problems": q.printer_problems,
+            "scanners": q.scanners, "wan": q.wan_reached, "wan_degraded": q.wan_good, "wan_rtt": q.rtt(q.rate_window),
+            "wan_loss": q.loss()}
+
+
+def _recorded(answers: dict[str, list[Series]], communes: dict[tuple[str, str], Commune]) -> None:
+    fields = {"pcs_spec_ok": "pcs_spec_ok", "vclient_installed": "pcs_client_installed",
+              "printers": "printers_total", "printers_working": "printers_working",
+              "scanners": "scanners_total", "scanners_working": "scanners_working"}
+    for key in ("spec", "printers"):
+        for s in answers[key]:
             if (c := communes.get(_key(s.labels))) is not None and (f := fields.get(s.labels.get("what", ""))):
                 setattr(c, f, int(s.value))
-    for s in ask("printer_problems", q.printer_problems):
+    for s in answers["printer_problems"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.printer_problems[s.labels.get("problem", "other")] = int(s.value)
     targets: dict[tuple[tuple[str, str], str, str], dict[str, float]] = {}
-    for s in ask("wan", q.wan):
+    for s in answers["wan"]:
         targets.setdefault((_key(s.labels), s.labels.get("target", ""), s.labels.get("role", "")), {})[
             s.labels.get("what", "")] = s.value
     for (k, target, role), v in sorted(targets.items()):
-        if (c := communes.get(k)) is not None and "commune_target:wardwatch_wan_up:max" in v:
-            state = (WAN_STATE_DOWN if v["commune_target:wardwatch_wan_up:max"] < 1
-                     else WAN_STATE_DEGRADED if v.get("commune_target:wardwatch_wan_degraded:bool", 0) >= 1
+        if (c := communes.get(k)) is not None and "up:max" in v:
+            state = (WAN_STATE_DOWN if v["up:max"] < 1
+                     else WAN_STATE_DEGRADED if v.get("degraded:bool", 0) >= 1
                      else WAN_OK)
             c.wan_targets.append(WanTarget(target, role, state))
-    for s in ask("wan_rtt", q.rtt()):
+    for s in answers["wan_rtt"]:
         if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
             c.wan_rtt_seconds = s.value
-    for s in ask("wan_loss", q.loss()):
+    for s in answers["wan_loss"]:
         if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
             c.wan_loss_ratio = s.value
 
 
-def _raw(q: Queries, communes: dict[tuple[str, str], Commune], ask: Callable[[str, str], list[Series]]) -> None:
-    for s in ask("spec", q.spec_ok):
+def _raw(answers: dict[str, list[Series]], communes: dict[tuple[str, str], Commune]) -> None:
+    for s in answers["spec"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.pcs_spec_ok = int(s.value)
-    for s in ask("client", q.client):
+    for s in answers["client"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.pcs_client_installed = int(s.value)
-    for s in ask("printers", q.printers):
+    for s in answers["printers"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.printers_total += int(s.value)
             if s.labels.get("value") == "1":
                 c.printers_working += int(s.value)
-    for s in ask("printer_problems", q.printer_problems):
+    for s in answers["printer_problems"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.printer_problems[s.labels.get("problem", "other")] = int(s.value)
-    for s in ask("scanners", q.scanners):
+    for s in answers["scanners"]:
         if (c := communes.get(_key(s.labels))) is not None:
             c.scanners_total += int(s.value)
             if s.labels.get("value") == "1":
                 c.scanners_working += int(s.value)
     reached = {(_key(s.labels), s.labels.get("target", ""), _wan_role(s.labels)): s.value
-               for s in ask("wan", q.wan_reached)}
+               for s in answers["wan"]}
     good = {(_key(s.labels), s.labels.get("target", ""), _wan_role(s.labels))
-            for s in ask("wan_degraded", q.wan_good)}
+            for s in answers["wan_degraded"]}
     for (k, target, role), value in sorted(reached.items()):
         if (c := communes.get(k)) is not None:
             state = WAN_OK if (k, target, role) in good else WAN_STATE_DEGRADED if value >= 1 else WAN_STATE_DOWN
             c.wan_targets.append(WanTarget(target, role, state))
-    for s in ask("wan_rtt", q.rtt(q.rate_window)):
+    for s in answers["wan_rtt"]:
         if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
             c.wan_rtt_seconds = s.value
-    for s in ask("wan_loss", q.loss()):
+    for s in answers["wan_loss"]:
         if (c := communes.get(_key(s.labels))) is not None and math.isfinite(s.value):
             c.wan_loss_ratio = s.value
