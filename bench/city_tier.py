@@ -215,6 +215,20 @@ def report(fleet: Fleet, url: str, at: float, source: str, data_dir: Path,
     return r, time.perf_counter() - t0, server_cpu(data_dir) - s0, time.process_time() - c0
 
 
+def command(fleet: Fleet, inventory: Path, url: str, at: float, source: str) -> float:
+    """The whole `wardwatch readiness` as an operator runs it (a new process: the inventory read, the
+    queries, the JSON written): its wall time, the second of two runs."""
+    out = inventory.parent / "readiness.json"
+    cmd = [sys.executable, "-m", "fleet", "readiness", "-i", str(inventory), "--prometheus", url,
+           "--source", source, "--at", f"{at:.0f}", "--format", "json", "--out", str(out), "-q", "--timeout", "600"]
+    for _ in range(2):
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        secs = time.perf_counter() - t0
+        assert done.returncode in (0, 1), done.stderr
+    return secs
+
+
 def run(quick: bool) -> list[Row]:
     tmp = Path(tempfile.mkdtemp(prefix="wardwatch-bench-city-"))
     try:
@@ -299,6 +313,7 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
     n_series = write_inputs(fleet, end, tmp / "fleet.om", tmp / "fleet.prom", source)
     gen = time.perf_counter() - t0
 
+    (tmp / "inventory.yml").write_text(fleet.inventory_yaml())
     prom_tmp = tmp / "prometheus"
     t0 = time.perf_counter()
     subprocess.run([need("promtool"), "tsdb", "create-blocks-from", "openmetrics", "-q", str(tmp / "fleet.om"),
@@ -311,6 +326,7 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
         serial = {"Prometheus": report(fleet, url, end, source, prometheus_data(prom_tmp), parallel=1)[1]}
         r, secs, cpu, py = report(fleet, url, end, source, prometheus_data(prom_tmp))
         results["Prometheus"] = (r, secs, prom_load, rss_mib(url), du_mib(prometheus_data(prom_tmp)), cpu, py)
+        whole = {"Prometheus": command(fleet, tmp / "inventory.yml", url, end, source)}
     with victoria_metrics(tmp / "vm", memory=VM_MEMORY, extra_args=["-search.maxUniqueTimeseries=5000000"]) as url:
         t0 = time.perf_counter()
         vm_import(url, tmp / "fleet.prom")
@@ -318,6 +334,7 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
         serial["VictoriaMetrics"] = report(fleet, url, end, source, tmp / "vm" / "vm-data", parallel=1)[1]
         r, secs, cpu, py = report(fleet, url, end, source, tmp / "vm" / "vm-data")
         results["VictoriaMetrics"] = (r, secs, vm_load, rss_mib(url), du_mib(tmp / "vm" / "vm-data"), cpu, py)
+        whole["VictoriaMetrics"] = command(fleet, tmp / "inventory.yml", url, end, source)
     (tmp / "fleet.prom").unlink()
 
     def verdicts(r: rd.Report) -> dict:
@@ -336,6 +353,8 @@ def _run(tmp: Path, districts: int, communes: int, pcs: int, source: str) -> lis
         Row(b, f"[{what}] report, Prometheus", p[1], "s", "target", 5.0),
         *(Row(b, f"[{what}] report, {e}: {rd.PARALLEL} queries at once | one at a time", results[e][1], "s",
               "serial", serial[e]) for e in ("VictoriaMetrics", "Prometheus")),
+        *(Row(b, f"[{what}] whole `wardwatch readiness` (inventory read, JSON written), {e}", whole[e], "s",
+              "target", 5.0) for e in ("VictoriaMetrics", "Prometheus")),
         Row(b, f"[{what}] report, server CPU: VictoriaMetrics | Prometheus", v[5], "cpu-s", "Prometheus", p[5]),
         Row(b, f"[{what}] report, wardwatch's CPU (parse, judge): on VM | on Prometheus", v[6], "cpu-s",
             "Prometheus", p[6]),

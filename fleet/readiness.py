@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -369,46 +370,104 @@ def scope_from_inventory(inventory: Any, district: str | None = None, commune: s
 PARALLEL = 8
 
 
+_gc_lock = threading.Lock()
+_gc_holds = 0          # threads inside _no_cyclic_gc
+_gc_was_enabled = True
+
+
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """The answers for 100,000 PCs are a million small dicts and lists, none of them in a cycle; the
     cyclic collector would walk them again and again as they pile up (half of this process's CPU,
-    bench/city_tier.py). Reference counting still frees everything; the collector's state is restored."""
-    was = gc.isenabled()
-    gc.disable()
+    bench/city_tier.py). Reference counting still frees everything. Off while any thread is inside,
+    then back to what it was."""
+    global _gc_holds, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holds == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holds += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _gc_lock:
+            _gc_holds -= 1
+            if _gc_holds == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_seconds: float | None = None,
           criteria: Criteria | None = None, inventory_source: str = "", progress: Progress | None = None,
           history_points: int = 168, source: str = "raw", parallel: int = PARALLEL) -> Report:
-    if source not in SOURCES:
-        raise ValueError(f"source {source!r}: one of {SOURCES}")
-    criteria = criteria or Criteria()
-    now = time.time()
-    at = now if at is None else at
-    q = Queries(criteria, scope.district, scope.commune)
-    rq = RecordedQueries(criteria, scope.district, scope.commune) if source == "recorded" else None
-    instant = {"reporting": q.reporting, **(_recorded_queries(rq) if rq else _raw_queries(q))}
-    calls: dict[str, Callable[[], list[Any]]] = {k: partial(prom.query, e, at) for k, e in instant.items()}
-    if history_seconds:
-        step = max(1.0, math.ceil(history_seconds / history_points))
-        window = f"{int(max(step, 60))}s"
-        ranges = {"history_rtt": rq.rtt() if rq else q.rtt(window),
-                  "history_loss": rq.loss() if rq else q.loss(window)}
-        calls.update({k: partial(prom.query_range, e, at - history_seconds, at, step) for k, e in ranges.items()})
-    queries_before = prom.queries
-    with _no_cyclic_gc():
-        answers = _ask_all(calls, parallel, progress)
-        report = Report(evaluated_at=at, generated_at=now, prometheus=prom.url, inventory=inventory_source,
-                        district_filter=scope.district, commune_filter=scope.commune, criteria=criteria,
-                        districts=[], queries=prom.queries - queries_before, history_seconds=history_seconds)
-        _fill(report, scope, answers, source)
-    return report
+    with Asking(prom, at=at, history_seconds=history_seconds, criteria=criteria, district=scope.district,
+                commune=scope.commune, history_points=history_points, source=source, parallel=parallel) as asking:
+        return asking.report(scope, inventory_source, progress)
+
+
+class Asking:
+    """A report's queries, sent as soon as it is made (PARALLEL at a time) so that the caller can read
+    the inventory meanwhile: they depend only on the --district/--commune labels, not on the hosts.
+    `report(scope)` waits for the answers and judges; leaving the `with` cancels what was not sent."""
+
+    def __init__(self, prom: Prometheus, *, at: float | None = None, history_seconds: float | None = None,
+                 criteria: Criteria | None = None, district: str | None = None, commune: str | None = None,
+                 history_points: int = 168, source: str = "raw", parallel: int = PARALLEL):
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r}: one of {SOURCES}")
+        self.prom, self.source, self.history_seconds = prom, source, history_seconds
+        self.criteria = criteria or Criteria()
+        self.generated_at = time.time()
+        self.at = self.generated_at if at is None else at
+        self.district, self.commune = district, commune
+        q = Queries(self.criteria, district, commune)
+        rq = RecordedQueries(self.criteria, district, commune) if source == "recorded" else None
+        instant = {"reporting": q.reporting, **(_recorded_queries(rq) if rq else _raw_queries(q))}
+        calls: dict[str, Callable[[], list[Any]]] = {k: partial(prom.query, e, self.at) for k, e in instant.items()}
+        if history_seconds:
+            step = max(1.0, math.ceil(history_seconds / history_points))
+            window = f"{int(max(step, 60))}s"
+            ranges = {"history_rtt": rq.rtt() if rq else q.rtt(window),
+                      "history_loss": rq.loss() if rq else q.loss(window)}
+            calls.update({k: partial(prom.query_range, e, self.at - history_seconds, self.at, step)
+                          for k, e in ranges.items()})
+        self._queries_before = prom.queries
+        self._pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="readiness-query")
+        self._pending = {self._pool.submit(_quietly(call)): key for key, call in calls.items()}
+
+    def __enter__(self) -> Asking:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # on an error (a bad inventory, Ctrl-C) its message is not held up by queries still running
+        self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+
+    def report(self, scope: Scope, inventory_source: str = "", progress: Progress | None = None) -> Report:
+        if (scope.district, scope.commune) != (self.district, self.commune):
+            raise ValueError("the scope's district/commune differ from the queries'")
+        total, answers = len(self._pending), {}
+        if progress:
+            progress(next(iter(self._pending.values())), 0, total)
+        with _no_cyclic_gc():
+            for f in as_completed(self._pending):
+                answers[self._pending[f]] = f.result()  # the first failure stops the report
+                if progress:
+                    progress(self._pending[f], len(answers), total)
+            if progress:
+                progress("done", total, total)
+            report = Report(evaluated_at=self.at, generated_at=self.generated_at, prometheus=self.prom.url,
+                            inventory=inventory_source, district_filter=scope.district,
+                            commune_filter=scope.commune, criteria=self.criteria, districts=[],
+                            queries=self.prom.queries - self._queries_before, history_seconds=self.history_seconds)
+            _fill(report, scope, answers, self.source)
+        return report
+
+
+def _quietly(call: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
+    """`call` with the cyclic GC off while it decodes its answer (see _no_cyclic_gc), in its own thread."""
+    def run() -> list[Any]:
+        with _no_cyclic_gc():
+            return call()
+    return run
 
 
 def _fill(report: Report, scope: Scope, answers: dict[str, list[Any]], source: str) -> None:
@@ -453,28 +512,6 @@ def _fill(report: Report, scope: Scope, answers: dict[str, list[Any]], source: s
     for d in report.districts:
         d.communes.sort(key=lambda c: c.commune)
     report.unexpected_instances = sorted(unexpected)
-
-
-def _ask_all(calls: dict[str, Callable[[], list[Any]]], parallel: int,
-             progress: Progress | None) -> dict[str, list[Any]]:
-    """Every query's answer by its key, `parallel` at a time; progress as each one comes in. The first
-    failure stops the report (the queries not yet sent are not sent)."""
-    total, answers = len(calls), {}
-    if progress:
-        progress(next(iter(calls)), 0, total)
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="readiness-query") as pool:
-        pending = {pool.submit(call): key for key, call in calls.items()}
-        try:
-            for f in as_completed(pending):
-                answers[pending[f]] = f.result()
-                if progress:
-                    progress(pending[f], len(answers), total)
-        finally:
-            for f in pending:
-                f.cancel()
-    if progress:
-        progress("done", total, total)
-    return answers
 
 
 def _recorded_queries(q: RecordedQueries) -> dict[str, str]:

@@ -126,10 +126,16 @@ def run(args: argparse.Namespace) -> int:
     history = None if history_text.strip() in ("0", "") else parse_duration(history_text, "--history")
     prom = Prometheus(args.prometheus, timeout=args.timeout)
     progress("inventory", 0, 1)
-    inventory = load_inventory(args.inventory, lang=lang)
-    scope = rd.scope_from_inventory(inventory, args.district, args.commune)
-    report = rd.build(scope, prom, at=at, history_seconds=history, inventory_source=str(args.inventory),
-                      progress=progress, source=args.source)
+    if args.district or args.commune:
+        # the labels to query come from the inventory (a name may be given for a group)
+        scope = rd.scope_from_inventory(load_inventory(args.inventory, lang=lang), args.district, args.commune)
+        report = rd.build(scope, prom, at=at, history_seconds=history, inventory_source=str(args.inventory),
+                          progress=progress, source=args.source)
+    else:
+        # the whole fleet: the queries run while the inventory is read (seconds each at 100,000 PCs)
+        with rd.Asking(prom, at=at, history_seconds=history, source=args.source) as asking:
+            scope = rd.scope_from_inventory(load_inventory(args.inventory, lang=lang))
+            report = asking.report(scope, str(args.inventory), progress)
     text = report_render.render(report, args.format, lang)
     if args.out:
         write_out(Path(args.out), text.encode("utf-8"))

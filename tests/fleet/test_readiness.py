@@ -7,7 +7,9 @@ the HTML opens in headless Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import json
 import os
@@ -16,14 +18,22 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
 import pytest
 from fleet_sim import DOWN, UNSEEN, Fleet, Printer, Scanner, WanTarget, serve
 from support import REPO, free_port, need, prometheus, prometheus_data, prometheus_query, wait_for
+
+from fleet import readiness as rd
+from fleet.errors import EXIT_UNREACHABLE, FleetError
+from fleet.promapi import Prometheus
 
 SCHEMA = json.loads((REPO / "docs/readiness.schema.json").read_text())
 HISTORY_DAYS = 7
@@ -267,6 +277,8 @@ def test_bad_input_and_unreachable_prometheus_are_one_line(env, tmp_path):
     bad.write_text(env["inventory"].read_text().replace("    district_ba_dinh:", "    district_ba_dinh:\n"
                                                                                   "      hostz: {}", 1))
     cases.append((["--inventory", str(bad), "--prometheus", prom], 2, f"{bad}:"))
+    # the queries run while the inventory is read: a bad inventory is still what is reported
+    cases.append((["--inventory", str(bad), "--prometheus", f"http://127.0.0.1:{free_port()}"], 2, f"{bad}:"))
     for args, code, text in cases:
         r = wardwatch("readiness", "-q", *args)
         assert r.returncode == code, (args, r.stderr)
@@ -410,3 +422,78 @@ def decode_png(path: Path) -> tuple[int, int, set[tuple[int, int, int]]]:
             colours.update(zip(line[0::bpp], line[1::bpp], line[2::bpp], strict=False))
         prev = line
     return width, height, colours
+
+
+# --- the queries in flight together -------------------------------------------------------------------
+
+@contextlib.contextmanager
+def slow_prometheus(refuse: str | None = None) -> Iterator[tuple[str, dict]]:
+    """An HTTP server answering every query with an empty vector after holding it until a second one
+    arrives or 2 s pass; it counts the queries and the most in flight at once. A query containing
+    `refuse` gets Prometheus' 400 answer."""
+    seen = {"queries": [], "in_flight": 0, "most": 0}
+    lock, arrived = threading.Lock(), threading.Condition()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            query = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())["query"][0]
+            with lock:
+                seen["queries"].append(query)
+                seen["in_flight"] += 1
+                seen["most"] = max(seen["most"], seen["in_flight"])
+            with arrived:
+                arrived.notify_all()
+                arrived.wait_for(lambda: seen["in_flight"] > 1, timeout=2)
+            if refuse and refuse in query:
+                code, body = 400, {"status": "error", "errorType": "bad_data", "error": "parse error"}
+            else:
+                code, body = 200, {"status": "success", "data": {"resultType": "vector", "result": []}}
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            with lock:
+                seen["in_flight"] -= 1
+
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", seen
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+
+
+SCOPE = rd.Scope([("ba_dinh", "Ba Đình", "phuc_xa", "Phúc Xá", ["pc1", "pc2"])])
+
+
+@pytest.mark.parametrize("source, queries", [("raw", 10), ("recorded", 7)])
+def test_the_queries_of_a_report_are_in_flight_together(source, queries):
+    with slow_prometheus() as (url, seen):
+        report = rd.build(SCOPE, Prometheus(url, timeout=10), at=1716170400.0, source=source)
+    assert report.queries == len(seen["queries"]) == queries and len(set(seen["queries"])) == queries
+    assert seen["most"] > 1  # one at a time would never have two
+    [c] = report.communes
+    assert c.reasons == [rd.PCS_NOT_REPORTING] and c.never_seen == ["pc1", "pc2"]
+
+
+def test_a_refused_query_stops_the_report_and_the_collector_is_back_as_it_was():
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with slow_prometheus(refuse="wardwatch_scanner_up") as (url, _):
+                with pytest.raises(FleetError, match="query refused .*parse error") as e:
+                    rd.build(SCOPE, Prometheus(url, timeout=10), at=1716170400.0)
+            assert e.value.exit_code == EXIT_UNREACHABLE
+            # the queries still in flight end on their own (the error was not held up by them)
+            wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("readiness-query")],
+                     timeout=10, what="the report's query threads ended")
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
