@@ -176,14 +176,24 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
                 rtt = timing.best_rtt(rx_mono - tx_mono, tx_wall, rx_ns)
                 if rtt <= timeout:
                     rtts[r_seq] = rtt
-    finished = time.monotonic()
-    ordered = tuple(rtts[s] for s in sorted(rtts, key=lambda s: sent[s][0]))
-    answered_at = min((sent[s][0] for s in rtts), default=None)
-    if rtts:
-        return ProbeResult(True, started, finished, packets, len(rtts), ordered, answered_at=answered_at,
-                           icmp_mode=mode)
-    if send_error is not None and not sent:
-        error, detail = classify(send_error)
-    else:
-        error, detail = "timeout", f"no echo reply to {packets} packet(s)"
+    answers = [(sent[s][0], rtt) for s, rtt in rtts.items()]
+    failure = classify(send_error) if send_error is not None and not sent else ("timeout", no_reply(packets))
+    return round_result(started, time.monotonic(), packets, answers, mode, failure)
+
+
+def no_reply(packets: int) -> str:
+    return f"no echo reply to {packets} packet(s)"
+
+
+def round_result(started: float, finished: float, packets: int, answers: Sequence[tuple[float, float]], mode: str,
+                 failure: tuple[str, str]) -> ProbeResult:
+    """The result of a round of `packets` echo requests, whichever way they were sent (sockets here,
+    the IP Helper API on Windows): `answers` holds (monotonic time sent, round-trip time) of each
+    answered packet; `failure` is the (error, detail) of a round nobody answered. Loss and jitter
+    are computed from this result by agent.wan.health, the same for both ways."""
+    if answers:
+        ordered = sorted(answers)
+        return ProbeResult(True, started, finished, packets, len(ordered), tuple(rtt for _, rtt in ordered),
+                           answered_at=ordered[0][0], icmp_mode=mode)
+    error, detail = failure
     return failed(started, finished, error, detail, sent=packets, icmp_mode=mode)
