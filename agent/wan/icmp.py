@@ -9,6 +9,10 @@ Sockets, in the order `modes` gives (default: dgram, then raw):
   token in the payload.
 When neither may be opened the round fails with `icmp_not_permitted` and says why.
 
+On Windows the default (`icmp_socket: auto`) is neither: the IP Helper API
+(agent.wan.icmp_windows, IcmpSendEcho2), which any account may use; `dgram` and `raw`
+still choose a socket there.
+
 On Linux the receive time is the kernel's (agent.wan.timing), so a busy Python
 process does not inflate the round-trip time; elsewhere it is taken on return
 from recv.
@@ -23,6 +27,7 @@ import random
 import select
 import socket
 import struct
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +37,15 @@ from agent.wan.resolve import resolve
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
 
-MODES = ("dgram", "raw")
+SOCKET_MODES = ("dgram", "raw")
+
+
+def default_modes(platform: str = sys.platform) -> tuple[str, ...]:
+    """What `icmp_socket: auto` uses: the sockets on Linux, the IP Helper API on Windows."""
+    return ("iphlpapi",) if platform == "win32" else SOCKET_MODES
+
+
+MODES = default_modes()
 PAYLOAD_SIZE = 56  # as ping(8)
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 _DENIED = {errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT}
@@ -114,6 +127,10 @@ def _same_address(a: str, b: str) -> bool:
 
 
 def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
+    if "iphlpapi" in modes:
+        from agent.wan import icmp_windows
+
+        return icmp_windows.probe(target)
     started = time.monotonic()
     packets, timeout = target.packets, target.timeout
     try:
