@@ -56,7 +56,8 @@ class WanCollector(Collector):
         Option("window", "duration", 300.0, "Rolling window of loss ratio, jitter and median round-trip time.",
                minimum=1),
         Option("icmp_socket", "str", "auto",
-               "ICMP socket: auto tries an unprivileged datagram socket, then a raw one.",
+               "How ICMP is sent: auto tries an unprivileged datagram socket, then a raw one (Linux), or uses "
+               "the IP Helper API, which needs no privilege (Windows); dgram or raw: that socket only.",
                choices=tuple(ICMP_MODES)),
         Option("max_parallel", "int", 16, "Probes running at the same time, at most.", minimum=1, maximum=256),
         Option("state_save_interval", "duration", 10.0,

@@ -53,10 +53,12 @@ ERROR = {
     "dns_rcode": {"vi": "máy chủ DNS trả lỗi", "en": "the DNS server answered with an error"},
     "dns_no_answer": {"vi": "máy chủ DNS không trả bản ghi nào", "en": "the DNS server returned no record"},
     "icmp_not_permitted": {
-        "vi": "không được phép gửi ICMP: chạy agent với quyền root/CAP_NET_RAW (Administrator trên Windows) "
-              "hoặc nới net.ipv4.ping_group_range",
-        "en": "ICMP not permitted: run the agent with root/CAP_NET_RAW (Administrator on Windows) "
-              "or widen net.ipv4.ping_group_range"},
+        "vi": "không được phép gửi ICMP: trên Linux, chạy agent với quyền root/CAP_NET_RAW hoặc nới "
+              "net.ipv4.ping_group_range; trên Windows, để icmp_socket là auto (IP Helper API, không cần "
+              "quyền Administrator)",
+        "en": "ICMP not permitted: on Linux, run the agent with root/CAP_NET_RAW or widen "
+              "net.ipv4.ping_group_range; on Windows, leave icmp_socket at auto (IP Helper API, no "
+              "Administrator needed)"},
     "other": {"vi": "lỗi khác", "en": "other error"},
 }
 

@@ -9,6 +9,10 @@ Sockets, in the order `modes` gives (default: dgram, then raw):
   token in the payload.
 When neither may be opened the round fails with `icmp_not_permitted` and says why.
 
+On Windows the default (`icmp_socket: auto`) is neither: the IP Helper API
+(agent.wan.icmp_windows, IcmpSendEcho2), which any account may use; `dgram` and `raw`
+still choose a socket there.
+
 On Linux the receive time is the kernel's (agent.wan.timing), so a busy Python
 process does not inflate the round-trip time; elsewhere it is taken on return
 from recv.
@@ -23,6 +27,7 @@ import random
 import select
 import socket
 import struct
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +37,15 @@ from agent.wan.resolve import resolve
 from agent.wan.result import ProbeResult, classify, failed
 from agent.wan.targets import Target
 
-MODES = ("dgram", "raw")
+SOCKET_MODES = ("dgram", "raw")
+
+
+def default_modes(platform: str = sys.platform) -> tuple[str, ...]:
+    """What `icmp_socket: auto` uses: the sockets on Linux, the IP Helper API on Windows."""
+    return ("iphlpapi",) if platform == "win32" else SOCKET_MODES
+
+
+MODES = default_modes()
 PAYLOAD_SIZE = 56  # as ping(8)
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 _DENIED = {errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT}
@@ -114,6 +127,10 @@ def _same_address(a: str, b: str) -> bool:
 
 
 def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
+    if "iphlpapi" in modes:
+        from agent.wan import icmp_windows
+
+        return icmp_windows.probe(target)
     started = time.monotonic()
     packets, timeout = target.packets, target.timeout
     try:
@@ -176,14 +193,24 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
                 rtt = timing.best_rtt(rx_mono - tx_mono, tx_wall, rx_ns)
                 if rtt <= timeout:
                     rtts[r_seq] = rtt
-    finished = time.monotonic()
-    ordered = tuple(rtts[s] for s in sorted(rtts, key=lambda s: sent[s][0]))
-    answered_at = min((sent[s][0] for s in rtts), default=None)
-    if rtts:
-        return ProbeResult(True, started, finished, packets, len(rtts), ordered, answered_at=answered_at,
-                           icmp_mode=mode)
-    if send_error is not None and not sent:
-        error, detail = classify(send_error)
-    else:
-        error, detail = "timeout", f"no echo reply to {packets} packet(s)"
+    answers = [(sent[s][0], rtt) for s, rtt in rtts.items()]
+    failure = classify(send_error) if send_error is not None and not sent else ("timeout", no_reply(packets))
+    return round_result(started, time.monotonic(), packets, answers, mode, failure)
+
+
+def no_reply(packets: int) -> str:
+    return f"no echo reply to {packets} packet(s)"
+
+
+def round_result(started: float, finished: float, packets: int, answers: Sequence[tuple[float, float]], mode: str,
+                 failure: tuple[str, str]) -> ProbeResult:
+    """The result of a round of `packets` echo requests, whichever way they were sent (sockets here,
+    the IP Helper API on Windows): `answers` holds (monotonic time sent, round-trip time) of each
+    answered packet; `failure` is the (error, detail) of a round nobody answered. Loss and jitter
+    are computed from this result by agent.wan.health, the same for both ways."""
+    if answers:
+        ordered = sorted(answers)
+        return ProbeResult(True, started, finished, packets, len(ordered), tuple(rtt for _, rtt in ordered),
+                           answered_at=ordered[0][0], icmp_mode=mode)
+    error, detail = failure
     return failed(started, finished, error, detail, sent=packets, icmp_mode=mode)

@@ -74,6 +74,8 @@ def test_not_probed_and_icmp_not_permitted_are_unknown():
     assert (r.status, r.detail) == (UNKNOWN, "first probe not finished yet")
     (r,) = rows(doc(series("gw", "gateway", success=0, error="icmp_not_permitted", kind="icmp")), "vi")
     assert r.status == UNKNOWN and "ping_group_range" in r.detail and "không được phép" in r.detail
+    (r,) = rows(doc(series("gw", "gateway", success=0, error="icmp_not_permitted", kind="icmp")), "en")
+    assert "ping_group_range" in r.detail and "on Windows, leave icmp_socket at auto" in r.detail
 
 
 @pytest.mark.parametrize("days, status", [(40, PASS), (10, FAIL), (-3, FAIL)])

@@ -84,3 +84,31 @@ def test_host_that_drops_echo_requests_times_out_and_loses_every_packet():
         ns.link(False)  # link down: nothing can even be sent
         r = icmp.probe(target(ns.there, packets=3, timeout=0.3), modes=("raw",))
         assert (r.ok, r.error, r.received) == (False, "unreachable", 0)
+
+
+def test_sockets_by_default_on_linux_the_ip_helper_api_on_windows():
+    assert icmp.default_modes("linux") == ("dgram", "raw")
+    assert icmp.default_modes("win32") == ("iphlpapi",)
+    assert icmp.MODES == (("iphlpapi",) if sys.platform == "win32" else ("dgram", "raw"))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Linux default")
+def test_on_linux_the_default_round_uses_the_sockets_not_the_ip_helper_api(monkeypatch):
+    from agent.wan import icmp_windows
+
+    def not_here(*a, **kw):
+        raise AssertionError("the IP Helper API was used on Linux")
+
+    monkeypatch.setattr(icmp_windows, "probe", not_here)
+    r = icmp.probe(target("127.0.0.1", packets=3))
+    assert r.ok and r.icmp_mode in ("dgram", "raw") and r.received == 3
+
+
+def test_the_ip_helper_mode_hands_the_round_to_icmp_windows(monkeypatch):
+    from agent.wan import icmp_windows
+    from agent.wan.result import ProbeResult
+
+    seen = []
+    monkeypatch.setattr(icmp_windows, "probe", lambda t: seen.append(t) or ProbeResult(True, 0, 1, icmp_mode="x"))
+    t = target("127.0.0.1")
+    assert icmp.probe(t, ("iphlpapi",)).icmp_mode == "x" and seen == [t]
