@@ -70,15 +70,18 @@ def test_sighup_reloads_and_a_bad_reload_keeps_the_last_good_config(tmp_path):
             m = parse_metrics(http_get(f"{base}/metrics")[1].decode())
             return m.get(("wardwatch_spec_requirement_minimum", (("requirement", "memory"),)))
 
-        wait_for(lambda: minimum() == 2**20, what="first config applied")
+        # each config applies when its collectors have run a round (the hardware collector's, a few
+        # seconds on a loaded 2-core machine, once more than 15 s): waits long enough for that
+        wait_for(lambda: minimum() == 2**20, timeout=60, what="first config applied")
         config.write_text("spec:\n  min_memory: 2MiB\n")
         proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: minimum() == 2 * 2**20, what="reloaded config applied")
+        wait_for(lambda: minimum() == 2 * 2**20, timeout=60, what="reloaded config applied")
 
         config.write_text("spec:\n  min_memory: lots\n")
         proc.send_signal(signal.SIGHUP)
         log = tmp_path / "agent.log"
-        wait_for(lambda: "reload failed, keeping the last good config" in log.read_text(), what="reload refused")
+        wait_for(lambda: "reload failed, keeping the last good config" in log.read_text(), timeout=60,
+                 what="reload refused")
         assert f"{config}:2: spec.min_memory: expected a size" in log.read_text().splitlines()[-1]
         assert proc.poll() is None
         assert minimum() == 2 * 2**20
