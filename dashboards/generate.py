@@ -591,6 +591,7 @@ RUNBOOK_DASHBOARD = {
     "PortalUnreachable": "wardwatch-commune",
     "VirtualizationGatewayUnreachable": "wardwatch-commune",
     "CertificateExpiring": "wardwatch-district", "DistrictPrometheusDown": "wardwatch-city",
+    "DistrictRemoteWriteStale": "wardwatch-city",
 }
 UID_VARS = {"wardwatch-pc": ("district", "commune", "pc"), "wardwatch-commune": ("district", "commune"),
             "wardwatch-district": ("district",), "wardwatch-city": ("district",)}

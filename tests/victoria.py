@@ -33,15 +33,18 @@ def victoria_metrics(tmp: Path, *, memory: str = "512MiB", extra_args: list[str]
 
 
 @contextlib.contextmanager
-def vmalert(tmp: Path, datasource: str, rule_files: list[Path], *, interval: str = "1s") -> Iterator[str]:
+def vmalert(tmp: Path, datasource: str, rule_files: list[Path], *, interval: str = "1s",
+            notifier: str | None = None) -> Iterator[str]:
     """vmalert evaluating `rule_files` against `datasource` (a VictoriaMetrics) and writing the
-    recorded series back into it; yields its base URL."""
+    recorded series (and its alerts' ALERTS series) back into it, sending alerts to the Alertmanager
+    at `notifier` (vmalert needs one when a file has alerting rules); yields its base URL."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     args = [need("vmalert"), *(f"-rule={f}" for f in rule_files), f"-datasource.url={datasource}",
             f"-remoteWrite.url={datasource}", "-remoteWrite.flushInterval=1s", f"-evaluationInterval={interval}",
-            "-datasource.queryTimeAlignment=false", f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=WARN"]
+            "-datasource.queryTimeAlignment=false", f"-httpListenAddr=127.0.0.1:{port}", "-loggerLevel=WARN",
+            *([f"-notifier.url={notifier}"] if notifier else [])]
     with process(args, log=tmp / "vmalert.log", timeout=30,
                  ready=lambda: http_get(f"{base}/health", timeout=1)[0] == 200):
         yield base

@@ -33,6 +33,13 @@ OTHER_SERIES = {
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
 
 
+def external_labels() -> frozenset[str]:
+    """The labels a district server adds to everything it remote-writes or federates
+    (prometheus-district.yml `external_labels`): the city's rules may read them."""
+    cfg = yaml.safe_load((ALERTS / "prometheus-district.yml").read_text(encoding="utf-8"))
+    return frozenset(cfg["global"]["external_labels"])
+
+
 def rules() -> list[dict]:
     out = []
     for path in sorted((ALERTS / "rules").glob("*.yml")):
@@ -73,7 +80,8 @@ def problems(exprs: list[tuple[str, str]], texts: list[tuple[str, str]], records
     parsed = [(where, names(expr)) for where, expr in exprs]
     made = {label for _, n in parsed for label in n.labels_made}
     every_label = (TARGET_LABELS | {"__name__"} | {label for _, ls in samples.values() for label in ls}
-                   | {label for ls in OTHER_SERIES.values() for label in ls} | made | rule_labels)
+                   | {label for ls in OTHER_SERIES.values() for label in ls} | made | rule_labels
+                   | external_labels())
     out = []
     for where, n in parsed:
         for metric, labels in n.selectors:
