@@ -242,7 +242,20 @@ def to_doc(report: rd.Report, lang: str) -> dict[str, Any]:
 
 
 def render_json(report: rd.Report, lang: str) -> str:
-    return json.dumps(to_doc(report, lang), ensure_ascii=False, indent=2) + "\n"
+    """Indented down to one line per district and commune: json.dumps(indent=...) would use Python's
+    own encoder throughout (seconds for 10,000 communes), each line here is the C encoder's."""
+    return _indented(to_doc(report, lang), 2) + "\n"
+
+
+def _indented(value: object, levels: int, pad: str = "") -> str:
+    if levels == 0 or not isinstance(value, (dict, list)) or not value:
+        return json.dumps(value, ensure_ascii=False)
+    inner = pad + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_indented(v, levels - 1, inner)}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    return "[\n" + ",\n".join(inner + _indented(v, levels - 1, inner) for v in value) + "\n" + pad + "]"
 
 
 # --- CSV -----------------------------------------------------------------------------
