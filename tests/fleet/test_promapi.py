@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support import serving
 
 from fleet.errors import EXIT_UNREACHABLE, EXIT_USAGE, FleetError
 from fleet.promapi import Prometheus
@@ -33,15 +33,8 @@ def server(status: int, body: bytes) -> Iterator[tuple[str, list[dict]]]:
         def log_message(self, *args) -> None:
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"127.0.0.1:{srv.server_address[1]}", seen
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
+    with serving(Handler) as addr:
+        yield addr, seen
 
 
 def test_credentials_in_the_url_are_basic_auth_and_never_shown():

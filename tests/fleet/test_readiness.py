@@ -23,13 +23,13 @@ import time
 import urllib.parse
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import jsonschema
 import pytest
 from fleet_sim import DOWN, UNSEEN, Fleet, Printer, Scanner, WanTarget, serve
-from support import REPO, free_port, need, prometheus, prometheus_data, prometheus_query, wait_for
+from support import REPO, free_port, need, prometheus, prometheus_data, prometheus_query, serving, wait_for
 
 from fleet import readiness as rd
 from fleet.errors import EXIT_UNREACHABLE, FleetError
@@ -459,15 +459,8 @@ def slow_prometheus(refuse: str | None = None) -> Iterator[tuple[str, dict]]:
         def log_message(self, *args) -> None:
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", seen
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
+    with serving(Handler) as addr:
+        yield f"http://{addr}", seen
 
 
 SCOPE = rd.Scope([("ba_dinh", "Ba Đình", "phuc_xa", "Phúc Xá", ["pc1", "pc2"])])
