@@ -22,7 +22,7 @@ from pathlib import Path
 from support import REPO, free_port, http_get, need, process
 
 from bench.common import Row
-from fleet.promapi import Prometheus
+from fleet.promapi import PARALLEL, Prometheus
 from fleet.report import calendar as cal_mod
 from fleet.report import weekly as wk
 
@@ -110,6 +110,9 @@ def run(quick: bool) -> list[Row]:
         t0 = time.perf_counter()
         report = wk.build(prom, cal, week, step=STEP)
         ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        wk.build(Prometheus(url, timeout=600), cal, week, step=STEP, parallel=1)
+        serial = time.perf_counter() - t0
         got = report.city.availability or 0.0
 
         # the same figures, one commune at a time (each query filtered on it), on a sample
@@ -134,6 +137,7 @@ def run(quick: bool) -> list[Row]:
     return [
         Row("weekly", f"report time ({what}, week at {STEP}s)", ours, "s",
             f"one commune at a time (measured on {sample})", per_commune),
+        Row("weekly", f"report time: {PARALLEL} queries at once | one at a time", ours, "s", "serial", serial),
         Row("weekly", "PromQL queries", report.queries, "queries", "one commune at a time", per_commune_queries),
         Row("weekly", "CLI, HTML", cli, "s", "target", 120.0),
         Row("weekly", "HTML size", size, "MiB", "target (mail attachment)", 10.0),

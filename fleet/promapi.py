@@ -9,14 +9,22 @@ Failures become one-line `FleetError`s: Prometheus not answering is exit code 3
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from fleet.errors import EXIT_UNREACHABLE, EXIT_USAGE, FleetError
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,3 +102,64 @@ class Prometheus:
         if not isinstance(doc, dict) or doc.get("status") != "success":
             raise self._error(f"query failed / truy vấn lỗi: {doc.get('error') if isinstance(doc, dict) else doc}")
         return doc["data"]
+
+
+# Queries in flight at once: the engine answers them on its cores while this process decodes the
+# answers already in (bench/city_tier.py: at once vs one at a time, 100,000 PCs).
+PARALLEL = 8
+
+_gc_lock = threading.Lock()
+_gc_holds = 0          # threads inside quiet_gc
+_gc_was_enabled = True
+
+
+@contextmanager
+def quiet_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while any thread is inside, then back to what it was. The
+    answers for 100,000 PCs are a million small dicts and lists, none of them in a cycle; the collector
+    would walk them again and again as they pile up (half of the readiness report's CPU,
+    bench/city_tier.py). Reference counting still frees everything."""
+    global _gc_holds, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holds == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holds += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holds -= 1
+            if _gc_holds == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+class InFlight(Generic[K, T]):
+    """Calls (queries) sent from the moment this is made, `parallel` at a time, so that the caller can
+    do other work meanwhile. `answers()` waits for them all and says each one as it comes in; the first
+    failure is raised. Leaving the `with` cancels the calls not yet sent; on an error it does not wait
+    for those still running (its message is not held up by them)."""
+
+    def __init__(self, calls: Mapping[K, Callable[[], T]], parallel: int = PARALLEL, name: str = "query"):
+        self._pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix=name)
+        self._pending = {self._pool.submit(_without_gc, call): key for key, call in calls.items()}
+
+    def __enter__(self) -> InFlight[K, T]:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+
+    def answers(self, arrived: Callable[[K, int, int], None] | None = None) -> dict[K, T]:
+        """Every call's answer by its key; `arrived(key, answers so far, calls)` after each."""
+        out: dict[K, T] = {}
+        for f in as_completed(self._pending):
+            out[self._pending[f]] = f.result()
+            if arrived:
+                arrived(self._pending[f], len(out), len(self._pending))
+        return out
+
+
+def _without_gc(call: Callable[[], T]) -> T:
+    with quiet_gc():
+        return call()

@@ -30,18 +30,14 @@ target's role="pc" wins): the queries accept both.
 
 from __future__ import annotations
 
-import gc
 import math
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from fleet.promapi import Prometheus, Series
+from fleet.promapi import PARALLEL, InFlight, Prometheus, Series, quiet_gc
 
 READY, NOT_READY = "READY", "NOT_READY"
 
@@ -365,37 +361,6 @@ def scope_from_inventory(inventory: Any, district: str | None = None, commune: s
                  c_group.name.removeprefix(COMMUNE_PREFIX) if c_group is not None else None)
 
 
-# Queries in flight at once (all of a report's): the engine answers them on its cores while this process
-# decodes the answers already in (bench/city_tier.py: at once vs one at a time, 100,000 PCs).
-PARALLEL = 8
-
-
-_gc_lock = threading.Lock()
-_gc_holds = 0          # threads inside _no_cyclic_gc
-_gc_was_enabled = True
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """The answers for 100,000 PCs are a million small dicts and lists, none of them in a cycle; the
-    cyclic collector would walk them again and again as they pile up (half of this process's CPU,
-    bench/city_tier.py). Reference counting still frees everything. Off while any thread is inside,
-    then back to what it was."""
-    global _gc_holds, _gc_was_enabled
-    with _gc_lock:
-        if _gc_holds == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_holds += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holds -= 1
-            if _gc_holds == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 def build(scope: Scope, prom: Prometheus, *, at: float | None = None, history_seconds: float | None = None,
           criteria: Criteria | None = None, inventory_source: str = "", progress: Progress | None = None,
           history_points: int = 168, source: str = "raw", parallel: int = PARALLEL) -> Report:
@@ -431,43 +396,30 @@ class Asking:
             calls.update({k: partial(prom.query_range, e, self.at - history_seconds, self.at, step)
                           for k, e in ranges.items()})
         self._queries_before = prom.queries
-        self._pool = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="readiness-query")
-        self._pending = {self._pool.submit(_quietly(call)): key for key, call in calls.items()}
+        self._first, self._total = next(iter(calls)), len(calls)
+        self._in_flight = InFlight(calls, parallel, name="readiness-query")
 
     def __enter__(self) -> Asking:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # on an error (a bad inventory, Ctrl-C) its message is not held up by queries still running
-        self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
+    def __exit__(self, *exc: Any) -> None:
+        self._in_flight.__exit__(*exc)
 
     def report(self, scope: Scope, inventory_source: str = "", progress: Progress | None = None) -> Report:
         if (scope.district, scope.commune) != (self.district, self.commune):
             raise ValueError("the scope's district/commune differ from the queries'")
-        total, answers = len(self._pending), {}
         if progress:
-            progress(next(iter(self._pending.values())), 0, total)
-        with _no_cyclic_gc():
-            for f in as_completed(self._pending):
-                answers[self._pending[f]] = f.result()  # the first failure stops the report
-                if progress:
-                    progress(self._pending[f], len(answers), total)
+            progress(self._first, 0, self._total)
+        with quiet_gc():
+            answers = self._in_flight.answers(progress)  # the first failure stops the report
             if progress:
-                progress("done", total, total)
+                progress("done", self._total, self._total)
             report = Report(evaluated_at=self.at, generated_at=self.generated_at, prometheus=self.prom.url,
                             inventory=inventory_source, district_filter=scope.district,
                             commune_filter=scope.commune, criteria=self.criteria, districts=[],
                             queries=self.prom.queries - self._queries_before, history_seconds=self.history_seconds)
             _fill(report, scope, answers, self.source)
         return report
-
-
-def _quietly(call: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
-    """`call` with the cyclic GC off while it decodes its answer (see _no_cyclic_gc), in its own thread."""
-    def run() -> list[Any]:
-        with _no_cyclic_gc():
-            return call()
-    return run
 
 
 def _fill(report: Report, scope: Scope, answers: dict[str, list[Any]], source: str) -> None:

@@ -22,7 +22,8 @@ series at an instant counts as "no data", not as READY.
 Queries: a fixed number whatever the number of PCs and communes: per chunk of at most
 CHUNK_DAYS days, one for READY, one for the presence of data, one per reason; the ALERTS
 series at `step` over the two periods, in chunks of at most MAX_POINTS points (Prometheus
-refuses more than 11,000 points per series).
+refuses more than 11,000 points per series). All of them are sent at once (fleet/promapi.py,
+PARALLEL in flight).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fleet import readiness as rd
 from fleet.errors import EXIT_USAGE, FleetError
-from fleet.promapi import Prometheus
+from fleet.promapi import PARALLEL, InFlight, Prometheus, Range, quiet_gc
 from fleet.report.calendar import Calendar, Period
 
 READY_RULE = "commune:wardwatch_ready:bool"
@@ -241,7 +243,7 @@ def scope_from_inventory(inventory, district: str | None = None, commune: str | 
 
 
 def build(prom: Prometheus, cal: Calendar, period: Period, *, step: int = 60, scope: Scope | None = None,
-          now: float | None = None, progress: Progress | None = None) -> Report:
+          now: float | None = None, progress: Progress | None = None, parallel: int = PARALLEL) -> Report:
     now = time.time() if now is None else now
     scope = scope or Scope([])
     window = cal.office_seconds_per_day
@@ -258,13 +260,7 @@ def build(prom: Prometheus, cal: Calendar, period: Period, *, step: int = 60, sc
     prev_days = previous.days
     n_points = int((end - p_start) // step)
     alert_chunks = max(1, math.ceil(n_points / MAX_POINTS))
-    total = (len(_day_chunks(cur_days)) * (2 + len(REASONS)) + len(_day_chunks(prev_days)) * 2 + alert_chunks)
-    done = 0
     before = prom.queries
-
-    def tick(key: str) -> None:
-        if progress:
-            progress(key, done, total)
 
     communes: dict[tuple[str, str], Commune] = {
         (d, c): Commune(d, dn, c, cn) for d, dn, c, cn in scope.communes}
@@ -275,43 +271,60 @@ def build(prom: Prometheus, cal: Calendar, period: Period, *, step: int = 60, sc
             communes[k] = Commune(k[0], k[0], k[1], k[1])
         return communes[k]
 
-    # daily counts: {key: {date: seconds}}
-    def daily(key: str, expr: str, days: list[dt.date]) -> dict[tuple[str, str], dict[dt.date, float]]:
-        nonlocal done
-        out: dict[tuple[str, str], dict[dt.date, float]] = {}
-        for chunk in _day_chunks(days):
-            tick(key)
+    # every query, sent at once: (progress step, what, chunk) -> the call
+    calls: dict[tuple[str, str, int], Callable[[], list[Range]]] = {}
+
+    def daily_queries(step_key: str, what: str, expr: str, days: list[dt.date]) -> None:
+        for i, chunk in enumerate(_day_chunks(days)):
             first, last = cal.office_end(chunk[0]) - 0.001, cal.office_end(chunk[-1]) - 0.001
-            for r in prom.query_range(Queries.counted(expr, window, step), first, last, 86400):
+            calls[step_key, what, i] = partial(prom.query_range, Queries.counted(expr, window, step), first, last,
+                                               86400)
+
+    cur_office = [d for d in cur_days if cal.is_office_day(d)]
+    prev_office = [d for d in prev_days if cal.is_office_day(d)]
+    daily_queries("ready", "ready", f"{q.ready_sel} == 1", cur_days)
+    daily_queries("data", "data", q.ready_sel, cur_days)
+    for r in REASONS:
+        daily_queries(r, r, f"{q.reason_sel[r]} == 1", cur_days)
+    daily_queries("previous", "p_ready", f"{q.ready_sel} == 1", prev_days)
+    daily_queries("previous", "p_data", q.ready_sel, prev_days)
+    # incidents: the ALERTS series over both periods, at `step`
+    grid_last = p_start + (n_points - 1) * step if n_points > 0 else p_start
+    t0 = p_start
+    for i in range(alert_chunks):
+        t1 = min(grid_last, t0 + (MAX_POINTS - 1) * step)
+        calls["alerts", "alerts", i] = partial(prom.query_range, q.alerts, t0, t1, step)
+        t0 = t1 + step
+    total = len(calls)
+
+    with quiet_gc(), InFlight(calls, parallel, name="weekly-query") as in_flight:
+        if progress:
+            progress(next(iter(calls))[0], 0, total)
+        answers = in_flight.answers((lambda k, n, t: progress(k[0], n, t)) if progress else None)
+
+    def daily(what: str) -> dict[tuple[str, str], dict[dt.date, float]]:
+        """{commune: {date: seconds}} from the chunks of one daily query."""
+        out: dict[tuple[str, str], dict[dt.date, float]] = {}
+        for (_, w, _), ranges in answers.items():
+            if w != what:
+                continue
+            for r in ranges:
                 commune_of(r.labels)
                 per = out.setdefault(_key(r.labels), {})
                 for t, v in r.points:
                     if math.isfinite(v):
                         day = cal.local(t).date()
                         per[day] = per.get(day, 0.0) + v * step
-            done += 1
         return out
 
-    cur_office = [d for d in cur_days if cal.is_office_day(d)]
-    prev_office = [d for d in prev_days if cal.is_office_day(d)]
-    ready = daily("ready", f"{q.ready_sel} == 1", cur_days)
-    data = daily("data", q.ready_sel, cur_days)
-    reasons = {r: daily(r, f"{q.reason_sel[r]} == 1", cur_days) for r in REASONS}
-    p_ready = daily("previous", f"{q.ready_sel} == 1", prev_days)
-    p_data = daily("previous", q.ready_sel, prev_days)
-
-    # incidents: the ALERTS series over both periods, at `step`
+    ready, data, p_ready, p_data = daily("ready"), daily("data"), daily("p_ready"), daily("p_data")
+    reasons = {r: daily(r) for r in REASONS}
     series: dict[tuple[tuple[str, str], ...], list[float]] = {}
-    grid_last = p_start + (n_points - 1) * step if n_points > 0 else p_start
-    t0 = p_start
-    for _ in range(alert_chunks):
-        tick("alerts")
-        t1 = min(grid_last, t0 + (MAX_POINTS - 1) * step)
-        for r in prom.query_range(q.alerts, t0, t1, step):
-            labels = tuple(sorted((k, v) for k, v in r.labels.items() if k not in ALERT_LABELS_DROPPED))
-            series.setdefault(labels, []).extend(t for t, v in r.points if math.isfinite(v))
-        done += 1
-        t0 = t1 + step
+    for (_, w, _), ranges in answers.items():
+        if w == "alerts":
+            for r in ranges:
+                labels = tuple(sorted((k, v) for k, v in r.labels.items() if k not in ALERT_LABELS_DROPPED))
+                series.setdefault(labels, []).extend(t for t, v in r.points if math.isfinite(v))
     incidents: list[Incident] = []
     for labels, stamps in series.items():
         lab = dict(labels)
