@@ -11,8 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from support import REPO
 
+from fleet import inventory
 from fleet.errors import FleetError
 from fleet.inventory import fold, load_inventory, scan_inventory
 
@@ -346,3 +350,28 @@ def test_every_variable_ansible_documents_for_inventories_is_accepted():
     declared = declared_variables()
     refused = sorted(n for n in names if n not in declared and not _ansible_family(n))
     assert refused == []
+
+
+# --- the fast YAML resolver ---------------------------------------------------------------------
+
+def _tag(loader: type, scalar: str) -> str | None:
+    try:
+        node = yaml.compose(f"k: {scalar}\n", Loader=loader)
+    except yaml.YAMLError:
+        return None
+    return node.value[0][1].tag if node is not None and node.value else None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789.:-+_eE xyTZtn~=<yesNOnulinfa", min_size=1, max_size=24)
+       .filter(lambda s: s == s.strip()))
+@example("127.1.0.0")
+@example("1.2.3")
+@example("1.5")
+@example("1_000.5e+3")
+@example(".inf")
+@example("1:20.5")
+@example("2001-12-14 21:59:43.10 -5")
+@example("2001-12-14")
+def test_the_fast_resolver_tags_every_plain_scalar_as_the_safe_loader_does(scalar):
+    assert _tag(inventory._Loader, scalar) == _tag(yaml.SafeLoader, scalar)
