@@ -219,7 +219,7 @@ class Host:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{self.file}:{self.line}: {self.name}: bad ansible_port {value!r}") from None
+            raise FleetError(f"{self.file}:{self.line}: {self.name}: bad ansible_port {value!r}", EXIT_USAGE) from None
 
     @property
     def agent_port(self) -> int:

@@ -166,7 +166,7 @@ def explain_lost_pipes(hosts: dict[str, HostState], inv: Inventory, lang: str) -
         try:
             host = inv.host(h.name)
             return probe_reason(host.address, host.ssh_port, lang)
-        except (FleetError, ValueError):
+        except FleetError:  # not in the inventory, or a bad ansible_port: its reason stays as it is
             return None
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(lost))) as pool:

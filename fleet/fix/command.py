@@ -155,11 +155,7 @@ def parse_words(args: argparse.Namespace) -> tuple[str | None, Action]:
 
 
 def target_of(h: Host) -> Target:
-    try:
-        port = h.ssh_port
-    except ValueError as e:
-        raise FleetError(str(e), EXIT_USAGE) from None
-    return Target(h.name, h.address, port, str(h.vars.get("ansible_user") or getpass.getuser()))
+    return Target(h.name, h.address, h.ssh_port, str(h.vars.get("ansible_user") or getpass.getuser()))
 
 
 def agent_config_of(h: Host, given: str | None) -> str | None:

@@ -104,10 +104,7 @@ def _rows(args: argparse.Namespace, known_hosts: Path) -> list[Row]:
     hosts = [inv.host(n) for n in names]
     rows = []
     for h in hosts:
-        try:
-            port = h.ssh_port
-        except ValueError as e:
-            raise FleetError(str(e), EXIT_USAGE) from None
+        port = h.ssh_port
         name = host_name(h.address, port)
         try:
             recorded = lookup(known_hosts, name)

@@ -375,3 +375,16 @@ def _tag(loader: type, scalar: str) -> str | None:
 @example("2001-12-14")
 def test_the_fast_resolver_tags_every_plain_scalar_as_the_safe_loader_does(scalar):
     assert _tag(inventory._Loader, scalar) == _tag(yaml.SafeLoader, scalar)
+
+
+def test_ssh_port_reads_ansible_port_or_its_alias_and_names_a_bad_one(tmp_path):
+    write(tmp_path, GOOD.replace("{ansible_host: 198.51.100.1}", "{ansible_host: 198.51.100.1, ansible_ssh_port: 2222}")
+          .replace("{ansible_host: 198.51.100.3}", "{ansible_host: 198.51.100.3, ansible_port: 2200}"))
+    inv = load_inventory(tmp_path)
+    assert [inv.host(n).ssh_port for n in ("pc1", "pc2", "pc3")] == [2222, 22, 2200]
+    pc2 = inv.host("pc2")
+    pc2.vars["ansible_port"] = "twenty-two"  # as a template Ansible would render later
+    with pytest.raises(FleetError) as e:
+        pc2.ssh_port  # noqa: B018
+    assert e.value.exit_code == 2
+    assert str(e.value) == f"{pc2.file}:{pc2.line}: pc2: bad ansible_port 'twenty-two'"
