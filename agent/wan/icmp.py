@@ -47,6 +47,7 @@ def default_modes(platform: str = sys.platform) -> tuple[str, ...]:
 
 MODES = default_modes()
 PAYLOAD_SIZE = 56  # as ping(8)
+TOKEN_SIZE = 8  # random bytes at the start of the payload: a reply carrying them is to this round
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 _DENIED = {errno.EACCES, errno.EPERM, errno.EPROTONOSUPPORT, errno.ESOCKTNOSUPPORT, errno.EAFNOSUPPORT}
 
@@ -147,8 +148,8 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
         sock.setblocking(False)
         ident = random.getrandbits(16)  # noqa: S311 - matching replies, not a secret
         seq0 = random.getrandbits(16)  # noqa: S311
-        token = os.urandom(8)
-        payload = token + bytes(range(PAYLOAD_SIZE - 8))
+        payload = new_payload()
+        token = payload[:TOKEN_SIZE]
         sent: dict[int, tuple[float, int]] = {}  # seq -> (monotonic, wall ns) when sent
         rtts: dict[int, float] = {}
         send_error: OSError | None = None
@@ -196,6 +197,11 @@ def probe(target: Target, modes: Sequence[str] = MODES) -> ProbeResult:
     answers = [(sent[s][0], rtt) for s, rtt in rtts.items()]
     failure = classify(send_error) if send_error is not None and not sent else ("timeout", no_reply(packets))
     return round_result(started, time.monotonic(), packets, answers, mode, failure)
+
+
+def new_payload() -> bytes:
+    """A round's echo data: a random token, then counting bytes up to PAYLOAD_SIZE."""
+    return os.urandom(TOKEN_SIZE) + bytes(range(PAYLOAD_SIZE - TOKEN_SIZE))
 
 
 def no_reply(packets: int) -> str:

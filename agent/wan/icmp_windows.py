@@ -29,7 +29,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import ipaddress
-import os
 import socket
 import struct
 import sys
@@ -234,7 +233,7 @@ def probe(target: Target, send_echo: SendEcho | None = None, pointer_size: int =
     except Exception as e:  # noqa: BLE001 - every failure becomes a classified result
         error, detail = classify(e)
         return failed(started, time.monotonic(), error, detail, sent=packets)
-    payload = os.urandom(8) + bytes(range(icmp.PAYLOAD_SIZE - 8))  # a random token, then as the socket path
+    payload = icmp.new_payload()
     timeout_ms = max(1, int(timeout * 1000))  # the API's timeout: whole ms, never more than the target's
     outcomes: list[Outcome | None] = [None] * packets
     sent_at = [0.0] * packets
