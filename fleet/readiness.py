@@ -396,7 +396,7 @@ class Asking:
             calls.update({k: partial(prom.query_range, e, self.at - history_seconds, self.at, step)
                           for k, e in ranges.items()})
         self._queries_before = prom.queries
-        self._first, self._total = next(iter(calls)), len(calls)
+        self._total = len(calls)
         self._in_flight = InFlight(calls, parallel, name="readiness-query")
 
     def __enter__(self) -> Asking:
@@ -408,8 +408,6 @@ class Asking:
     def report(self, scope: Scope, inventory_source: str = "", progress: Progress | None = None) -> Report:
         if (scope.district, scope.commune) != (self.district, self.commune):
             raise ValueError("the scope's district/commune differ from the queries'")
-        if progress:
-            progress(self._first, 0, self._total)
         with quiet_gc():
             answers = self._in_flight.answers(progress)  # the first failure stops the report
             if progress:

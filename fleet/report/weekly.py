@@ -298,8 +298,6 @@ def build(prom: Prometheus, cal: Calendar, period: Period, *, step: int = 60, sc
     total = len(calls)
 
     with quiet_gc(), InFlight(calls, parallel, name="weekly-query") as in_flight:
-        if progress:
-            progress(next(iter(calls))[0], 0, total)
         answers = in_flight.answers((lambda k, n, t: progress(k[0], n, t)) if progress else None)
 
     def daily(what: str) -> dict[tuple[str, str], dict[dt.date, float]]:
