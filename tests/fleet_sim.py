@@ -36,7 +36,9 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from support import serving
 
 UP, DOWN, UNSEEN = "up", "down", "unseen"  # PC states: reporting / scrape fails / not in file_sd at all
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -543,17 +545,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def serve(fleet: Fleet, port: int, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the fleet in a thread of this process; yields "host:port"."""
-    handler = type("Handler", (_Handler,), {"fleet": fleet})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="fleet-sim", daemon=True)
-    thread.start()
-    try:
-        yield f"{host}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serving(type("Handler", (_Handler,), {"fleet": fleet}), port, host, name="fleet-sim") as address:
+        yield address
 
 
 def main() -> None:

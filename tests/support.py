@@ -44,17 +44,18 @@ def need(binary: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """`handler` served on a free loopback port from a thread: yields "127.0.0.1:PORT"; shut down at exit."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, name="test-http", daemon=True)
+def serving(handler: type[BaseHTTPRequestHandler], port: int = 0, host: str = "127.0.0.1",
+            name: str = "test-http") -> Iterator[str]:
+    """`handler` served from a thread on `port` (0: a free one): yields "host:port"; shut down at exit."""
+    srv = ThreadingHTTPServer((host, port), handler)
+    t = threading.Thread(target=srv.serve_forever, name=name, daemon=True)
     t.start()
     try:
-        yield f"127.0.0.1:{srv.server_address[1]}"
+        yield f"{host}:{srv.server_address[1]}"
     finally:
         srv.shutdown()
         srv.server_close()
-        t.join(5)
+        t.join(10)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
