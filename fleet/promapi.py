@@ -151,11 +151,8 @@ class InFlight(Generic[K, T]):
         self._pool.shutdown(wait=exc_type is None, cancel_futures=True)
 
     def answers(self, arrived: Callable[[K, int, int], None] | None = None) -> dict[K, T]:
-        """Every call's answer by its key; `arrived(key, answers so far, calls)` once before the first
-        (with the first call's key and 0) and after each."""
+        """Every call's answer by its key; `arrived(key, answers so far, calls)` after each."""
         out: dict[K, T] = {}
-        if arrived and self._pending:
-            arrived(next(iter(self._pending.values())), 0, len(self._pending))
         for f in as_completed(self._pending):
             out[self._pending[f]] = f.result()
             if arrived:

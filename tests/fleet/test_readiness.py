@@ -203,7 +203,11 @@ def test_every_commune_matches_the_ground_truth(env):
     # a bounded number of queries, aggregated (none per host or commune)
     assert doc["queries"] == 10
     assert doc["schema_version"] == 1 and doc["history_seconds"] is None
-    assert "readiness: [" in r.stderr  # progress
+    # progress: the inventory, then each query as its answer comes in (in any order), then done
+    steps = re.findall(r"^readiness: \[(\d+)/(\d+)\] (.+) \(\d+\.\ds\)$", r.stderr, re.M)
+    assert steps[0] == ("0", "1", "reading the inventory") and steps[-1] == ("10", "10", "done")
+    assert [(int(n), int(t)) for n, t, _ in steps[1:]] == [(n, 10) for n in range(1, 11)] + [(10, 10)]
+    assert len({what for _, _, what in steps[1:-1]}) == 10
 
 
 def test_csv_parses_back_and_matches_the_json(env, tmp_path):
